@@ -1,0 +1,97 @@
+"""Typed errors, each carrying where it happened.
+
+    SmsGuardError
+    ├── ConfigError            a settings or rules file is wrong (file:line:col: message), may hold many
+    ├── IntakeError            a request to POST /sms cannot be accepted (HTTP status, field)
+    │   └── AuthError          the caller is not Auth0 (401)
+    └── ProviderError          an SMS provider refused or failed (provider name, retryable?)
+        └── AllProvidersFailed every provider on the route failed (502)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SmsGuardError(Exception):
+    """Base of every error the gateway raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in a source file something is: 1-based line and column; 0 when unknown."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line and self.col:
+            return f"{self.file}:{self.line}:{self.col}"
+        if self.line:
+            return f"{self.file}:{self.line}"
+        return self.file
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a source file."""
+
+    location: Location
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+class ConfigError(SmsGuardError):
+    """A configuration or rule source is invalid; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class IntakeError(SmsGuardError):
+    """A request that cannot be accepted: `status` is the HTTP answer, `field` names the culprit."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        self.status = status
+        self.message = message
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+    def as_json(self) -> dict[str, str]:
+        body = {"error": self.message}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+class AuthError(IntakeError):
+    """The bearer token is missing, malformed, expired or not signed by our Auth0 tenant."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(401, message, field="Authorization")
+
+
+class ProviderError(SmsGuardError):
+    """A provider did not accept a message. `retryable` says whether trying again may help."""
+
+    def __init__(
+        self, provider: str, message: str, *, retryable: bool, status: int | None = None
+    ) -> None:
+        self.provider = provider
+        self.message = message
+        self.retryable = retryable
+        self.status = status
+        super().__init__(f"{provider}: {message}")
+
+
+class AllProvidersFailed(ProviderError):
+    """Every provider on the route failed or was unavailable."""
+
+    def __init__(self, errors: list[ProviderError]) -> None:
+        self.errors = errors
+        summary = "; ".join(str(e) for e in errors) or "no provider available"
+        super().__init__("router", summary, retryable=False)

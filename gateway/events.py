@@ -1,0 +1,31 @@
+"""Event log: every decision, recorded off the request path (Redis stream + aggregates).
+
+The message path depends only on the `EventSink` protocol: `record` must never block or raise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.models import Decision, SmsRequest
+from gateway.signals import Signals
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened after the decision."""
+
+    status: str  # "sent", "blocked", "dropped", "failed" (every provider failed), "error"
+    http_status: int
+    provider: str | None = None
+    provider_message_id: str | None = None
+    error: str | None = None
+    latency_ms: float = 0.0
+
+
+class EventSink(Protocol):
+    def record(self, sms: SmsRequest, signals: Signals | None, decision: Decision | None,
+               outcome: Outcome) -> None:
+        """Queue one event; never blocks, never raises (drops with a counter when full)."""
+        ...

@@ -1,0 +1,19 @@
+"""The provider interface: one method, `send`, with I/O injected (the shared aiohttp session)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from gateway.models import OutboundSms, SendResult
+
+
+class Provider(Protocol):
+    name: str
+
+    async def send(self, sms: OutboundSms, deadline: float) -> SendResult:
+        """Deliver one message before `deadline` (a clock.monotonic() value).
+
+        Retries connection errors, 5xx and 429 with jittered backoff while time remains; raises
+        ProviderError (retryable or not) when it gives up.
+        """
+        ...
