@@ -8,6 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from aiohttp import web
+
+from gateway.appkeys import EVENTS
+
 from gateway.models import Decision, SmsRequest
 from gateway.signals import Signals
 
@@ -29,3 +33,15 @@ class EventSink(Protocol):
                outcome: Outcome) -> None:
         """Queue one event; never blocks, never raises (drops with a counter when full)."""
         ...
+
+
+class NullSink:
+    """Records nothing; replaced by the Redis event recorder."""
+
+    def record(self, sms: SmsRequest, signals: Signals | None, decision: Decision | None,
+               outcome: Outcome) -> None:
+        return None
+
+
+def setup(app: web.Application) -> None:
+    app[EVENTS] = NullSink()

@@ -187,6 +187,20 @@ class PricesSettings(Section):
     per_country: dict[str, float] = {}
 
 
+class PinSettings(Section):
+    """The PIN step (owned by gateway/pin). Off unless `enabled`."""
+
+    enabled: bool = False
+
+
+class EventsSettings(Section):
+    """The decision event log (owned by gateway/events.py)."""
+
+
+class DashboardSettings(Section):
+    """The security team's dashboard (owned by gateway/dashboard). Off without users."""
+
+
 class Settings(Section):
     server: ServerSettings = ServerSettings()
     redis: RedisSettings = RedisSettings()
@@ -201,6 +215,9 @@ class Settings(Section):
     routes: dict[str, list[str]] = {}
     logging: LoggingSettings = LoggingSettings()
     prices: PricesSettings = PricesSettings()
+    pin: PinSettings = PinSettings()
+    events: EventsSettings = EventsSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     # Which file these settings came from, for messages; not a key in the file.
     source: str = Field("<defaults>", exclude=True)
 

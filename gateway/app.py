@@ -1,0 +1,110 @@
+"""The application factory: wires every stage once, with its I/O injected.
+
+Order matters: shared resources (HTTP session, Redis) open first and close last; each stage's
+`setup(app)` adds its routes and its own cleanup context after them.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+import structlog
+from aiohttp import web
+from redis.asyncio import Redis
+
+from gateway import dashboard, events, pin, pipeline, policy, providers
+from gateway.appkeys import CLOCK, HTTP, METRICS, PHONE_HASH, READINESS, REDIS, SETTINGS
+from gateway.clock import Clock, SystemClock
+from gateway.health import CheckResult, Readiness, healthz, readyz
+from gateway.logs import PhoneHasher, get_logger
+from gateway.metrics import Metrics, metrics_handler
+from gateway.settings import Settings
+
+log = get_logger("gateway.http")
+
+# Key of the per-request dict that handlers fill; the middleware logs it as one line.
+LOG_FIELDS = "log_fields"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def request_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bind a request id and emit one structured line per request (the canonical log line)."""
+    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    request["request_id"] = request_id
+    fields: dict[str, object] = {}
+    request[LOG_FIELDS] = fields
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-Id"] = request_id
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        if request.path not in ("/healthz", "/metrics"):
+            log.info(
+                "request", method=request.method, path=request.path, status=status,
+                latency_ms=round((time.perf_counter() - started) * 1000, 2), **fields,
+            )
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    """Build the gateway application from validated settings. Does no I/O until startup."""
+    app = web.Application(
+        middlewares=[request_log], client_max_size=settings.intake.max_body_bytes
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock or SystemClock()
+    app[METRICS] = Metrics()
+    app[READINESS] = Readiness()
+    key = settings.logging.phone_hash_key
+    app[PHONE_HASH] = PhoneHasher(key.get_secret_value().encode() if key else None)
+    app.cleanup_ctx.append(_http_session)
+    app.cleanup_ctx.append(_redis_client)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_handler)
+
+    providers.setup(app)
+    policy.setup(app)
+    events.setup(app)
+    pipeline.setup(app)
+    pin.setup(app)
+    dashboard.setup(app)
+    return app
+
+
+async def _http_session(app: web.Application) -> AsyncIterator[None]:
+    # One session for every provider call: connection reuse matters at attack-time volumes.
+    connector = aiohttp.TCPConnector(limit=200, limit_per_host=100, ttl_dns_cache=300)
+    async with aiohttp.ClientSession(connector=connector, raise_for_status=False) as session:
+        app[HTTP] = session
+        yield
+
+
+async def _redis_client(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    client: Redis = Redis.from_url(
+        settings.redis.url, socket_connect_timeout=2, health_check_interval=30
+    )
+    app[REDIS] = client
+
+    async def redis_ping() -> CheckResult:
+        await client.ping()
+        return CheckResult(True, "PING ok")
+
+    app[READINESS].add("redis", redis_ping)
+    try:
+        yield
+    finally:
+        await client.aclose()
