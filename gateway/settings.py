@@ -196,9 +196,53 @@ class PinSettings(Section):
 class EventsSettings(Section):
     """The decision event log (owned by gateway/events.py)."""
 
+    # Recent events kept in the Redis stream: at most this many (approximately) ...
+    stream_max: int = Field(default=100_000, ge=100, le=10_000_000)
+    # ... and none older than this many hours.
+    stream_max_age_hours: float = Field(default=168.0, gt=0)
+    # Days the per-minute and per-hour aggregates (dashboard charts and counts) are kept.
+    retention_days: int = Field(default=14, ge=1, le=366)
+    # Events waiting in memory to be written; beyond this new events are dropped and counted.
+    buffer: int = Field(default=10_000, ge=10, le=1_000_000)
+    # Events written per Redis pipeline, and the longest an event waits before a write.
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    flush_interval_ms: int = Field(default=250, ge=1, le=60_000)
+    # Digits of the recipient kept as its "prefix" (country code + range; never the full number).
+    prefix_digits: int = Field(default=6, ge=1, le=8)
+
+
+class DashboardUser(Section):
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    # Argon2id hash from `smsguard dashboard hash-password` (a string, {env: NAME} or {file: PATH}).
+    password_hash: Secret
+
+    @field_validator("password_hash")
+    @classmethod
+    def _argon2id(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("$argon2id$"):
+            raise ValueError(
+                "must be an Argon2id hash ($argon2id$...): run `smsguard dashboard hash-password`"
+            )
+        return value
+
 
 class DashboardSettings(Section):
     """The security team's dashboard (owned by gateway/dashboard). Off without users."""
+
+    # Who may log in; with no users the dashboard is off (404).
+    users: list[DashboardUser] = []
+    # Send the session cookie only over HTTPS; set false for plain-http local development only.
+    cookie_secure: bool = True
+    # A session ends after this many idle minutes, and in any case this many hours after login.
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_max_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # Failed logins allowed per client IP (and per username) within the window before 429.
+    login_attempts: int = Field(default=5, ge=1, le=1000)
+    login_window_s: int = Field(default=300, ge=10, le=86_400)
+    # Seconds between live updates of the overview and events pages.
+    refresh_s: int = Field(default=5, ge=1, le=3600)
+    # Every instance re-reads the whole override list this often (pub/sub applies changes at once).
+    overrides_refresh_s: float = Field(default=30.0, gt=0, le=3600)
 
 
 class Settings(Section):
@@ -309,35 +353,6 @@ def build_settings(
 
 _UNION_TAGS = {"twilio", "vonage", "http", "sandbox"}
 
-    # Recent events kept in the Redis stream: at most this many (approximately) ...
-    stream_max: int = Field(default=100_000, ge=100, le=10_000_000)
-    # ... and none older than this many hours.
-    stream_max_age_hours: float = Field(default=168.0, gt=0)
-    # Days the per-minute and per-hour aggregates (dashboard charts and counts) are kept.
-    retention_days: int = Field(default=14, ge=1, le=366)
-    # Events waiting in memory to be written; beyond this new events are dropped and counted.
-    buffer: int = Field(default=10_000, ge=10, le=1_000_000)
-    # Events written per Redis pipeline, and the longest an event waits before a write.
-    batch_size: int = Field(default=500, ge=1, le=10_000)
-    flush_interval_ms: int = Field(default=250, ge=1, le=60_000)
-    # Digits of the recipient kept as its "prefix" (country code + range; never the full number).
-    prefix_digits: int = Field(default=6, ge=1, le=8)
-
-
-class DashboardUser(Section):
-    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
-    # Argon2id hash from `smsguard dashboard hash-password` (a string, {env: NAME} or {file: PATH}).
-    password_hash: Secret
-
-    @field_validator("password_hash")
-    @classmethod
-    def _argon2id(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith("$argon2id$"):
-            raise ValueError(
-                "must be an Argon2id hash ($argon2id$...): run `smsguard dashboard hash-password`"
-            )
-        return value
-
 
 def _where(
     path: tuple[Any, ...], env_paths: list[tuple[str, ...]], locator: Locator | None, file: str
@@ -347,21 +362,6 @@ def _where(
         if as_str[: len(env_path)] == env_path:
             return Location(f"${ENV_PREFIX}{'__'.join(env_path).upper()}")
     return locator.at(path) if locator else Location(file)
-
-    # Who may log in; with no users the dashboard is off (404).
-    users: list[DashboardUser] = []
-    # Send the session cookie only over HTTPS; set false for plain-http local development only.
-    cookie_secure: bool = True
-    # A session ends after this many idle minutes, and in any case this many hours after login.
-    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
-    session_max_hours: int = Field(default=12, ge=1, le=24 * 30)
-    # Failed logins allowed per client IP (and per username) within the window before 429.
-    login_attempts: int = Field(default=5, ge=1, le=1000)
-    login_window_s: int = Field(default=300, ge=10, le=86_400)
-    # Seconds between live updates of the overview and events pages.
-    refresh_s: int = Field(default=5, ge=1, le=3600)
-    # Every instance re-reads the whole override list this often (pub/sub applies changes at once).
-    overrides_refresh_s: float = Field(default=30.0, gt=0, le=3600)
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
