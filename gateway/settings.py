@@ -9,6 +9,7 @@ Every problem is reported as `file:line:col: key: message`, all at once.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails
 
 from gateway.errors import ConfigError, Location, Problem
 from gateway.yamlsrc import Locator, load_yaml_file
@@ -106,29 +108,47 @@ class GeoipSettings(Section):
 
 
 class BreakerSettings(Section):
-    # Consecutive failures that open the circuit, and how long it stays open before one trial.
-    failure_threshold: int = Field(5, ge=1)
-    reset_after_s: float = Field(30.0, gt=0)
+    # Consecutive provider failures (timeouts, connection errors, 5xx, 429, bad credentials) that
+    # open the circuit; a refused message (bad number, 4xx) does not count.
+    failure_threshold: int = Field(default=5, ge=1)
+    # Seconds an open circuit stays open before one trial message is let through (half-open).
+    reset_after_s: float = Field(default=30.0, gt=0)
 
 
 class ProviderBase(Section):
+    # Unique name, used in routes, metrics, logs and events.
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    # Scheme and host of the provider's API (each type has its real API as default).
     base_url: str = ""
-    connect_timeout_s: float = Field(3.0, gt=0)
-    read_timeout_s: float = Field(8.0, gt=0)
-    max_attempts: int = Field(3, ge=1, le=10)
-    breaker: BreakerSettings = BreakerSettings()
+    # Per attempt; both are also capped by the time left before the request's deadline.
+    connect_timeout_s: float = Field(default=3.0, gt=0)
+    read_timeout_s: float = Field(default=8.0, gt=0)
+    # Attempts on this provider (connection errors, timeouts, 5xx, 429) before failing over.
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    # Backoff before attempt n+1: base * 2^(n-1), capped, with jitter (x0.5..1).
+    backoff_base_s: float = Field(default=0.2, gt=0, le=10)
+    backoff_max_s: float = Field(default=2.0, gt=0, le=60)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
 
 
 class TwilioSettings(ProviderBase):
     type: Literal["twilio"]
     base_url: str = "https://api.twilio.com"
-    account_sid: str
+    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
     auth_token: Secret
-    from_: str | None = Field(None, alias="from")
-    messaging_service_sid: str | None = None
+    # Sender: a Twilio number / alphanumeric id, or a Messaging Service (at least one of them).
+    from_: str | None = Field(default=None, alias="from")
+    messaging_service_sid: str | None = Field(default=None, pattern=r"^MG[0-9a-fA-F]{32}$")
     # Where Twilio posts delivery status; default: <server.public_url>/providers/twilio/status.
-    status_callback: str | None = None
+    # Omitted (no delivery status) when neither is set.
+    status_callback: str | None = Field(default=None, pattern=r"^https?://")
 
     @model_validator(mode="after")
     def _sender(self) -> TwilioSettings:
@@ -142,28 +162,60 @@ class VonageSettings(ProviderBase):
     base_url: str = "https://rest.nexmo.com"
     api_key: str
     api_secret: Secret
+    # Sender id: a Vonage number (E.164) or an alphanumeric name where the country allows it.
     from_: str = Field(alias="from")
+
+
+_TEMPLATE_FIELDS = frozenset({"to", "body", "message_id", "country", "from"})
 
 
 class HttpProviderSettings(ProviderBase):
     type: Literal["http"]
-    # Full URL of the send endpoint; `base_url` + `path` when `url` is not given.
+    # The send endpoint is `base_url` + `path` (base_url is required for this type).
     path: str = "/"
     method: Literal["POST", "PUT"] = "POST"
+    # Extra request headers (e.g. Authorization); values are secrets ({env: NAME} works).
     headers: dict[str, Secret] = {}
-    # JSON body; string values may use {to}, {body}, {message_id}, {country}, {from}.
+    # JSON body; string values (at any depth) may use {to}, {body}, {message_id}, {country}, {from}.
     body_template: dict[str, Any] = {"to": "{to}", "text": "{body}"}
-    from_: str | None = Field(None, alias="from")
+    # Value of {from}.
+    from_: str | None = Field(default=None, alias="from")
+    # HTTP statuses that mean "accepted"; 429 and 5xx are retried, anything else is a refusal.
     success_status: list[int] = [200, 201, 202]
-    # Dotted path to the provider's message id in its JSON answer ("data.id"); optional.
+    # Dotted path to the provider's message id in its JSON answer ("data.id", "messages.0.id").
     message_id_field: str | None = None
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> HttpProviderSettings:
+        if not self.base_url:
+            raise ValueError("base_url is required for type: http")
+        if not self.path.startswith("/"):
+            raise ValueError("path must start with '/'")
+        unknown = sorted(_template_fields(self.body_template) - _TEMPLATE_FIELDS)
+        if unknown:
+            raise ValueError(
+                f"body_template: unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)};"
+                f" use {', '.join('{' + f + '}' for f in sorted(_TEMPLATE_FIELDS))}"
+            )
+        return self
+
+
+def _template_fields(node: Any) -> set[str]:
+    """Every {name} used in the string values of a JSON template, at any depth."""
+    if isinstance(node, str):
+        return set(re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", node))
+    if isinstance(node, dict):
+        return set().union(*(_template_fields(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_template_fields(v) for v in node))
+    return set()
 
 
 class SandboxSettings(ProviderBase):
     type: Literal["sandbox"]
-    # How many recent messages to keep in Redis.
-    keep: int = Field(200, ge=1, le=100_000)
-    # Serve them at GET /sandbox/messages (never enable in production: it shows codes).
+    # How many recent messages to keep in Redis (a capped list, newest first).
+    keep: int = Field(default=200, ge=1, le=100_000)
+    # Serve them at GET /sandbox/messages. It shows full numbers and codes: never in production.
     expose: bool = True
 
 
@@ -187,10 +239,75 @@ class PricesSettings(Section):
     per_country: dict[str, float] = {}
 
 
+class PinSigningKey(Section):
+    # Key id published in /.well-known/jwks.json and put in each step-up token's header.
+    kid: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    # PEM private key: EC P-256 (signs ES256) or Ed25519 (signs EdDSA); usually {file: PATH}.
+    private_key: Secret
+
+
 class PinSettings(Section):
     """The PIN step (owned by gateway/pin). Off unless `enabled`."""
 
     enabled: bool = False
+    # Tenant domain that issues session and access tokens; default: auth0.tenant_domain.
+    tenant_domain: str | None = None
+    # HS256 secret shared with the post-login Action (its SMSGUARD_PIN_SECRET); enables GET /pin.
+    redirect_secret: Secret | None = None
+    # Where the browser resumes the login; default: https://<tenant_domain>/continue.
+    continue_url: str | None = None
+    # Prefix of the custom claims the Action sets (pin_verified, pin_verified_at).
+    claim_namespace: str = "https://smsguard/"
+    # Lifetime of the answer token sent back to /continue.
+    answer_ttl_s: int = Field(120, ge=10, le=3600)
+    # Argon2id cost (OWASP floor: m=19 MiB, t=2, p=1); raising it re-hashes on next success.
+    argon2_memory_kib: int = Field(19_456, ge=8_192, le=4_194_304)
+    argon2_time_cost: int = Field(2, ge=1, le=20)
+    argon2_parallelism: int = Field(1, ge=1, le=16)
+    # Optional server-side pepper: PINs are HMAC-SHA256'd with it before hashing.
+    pepper: Secret | None = None
+    # PIN policy: length bounds, digits only, refuse common/guessable PINs.
+    min_length: int = Field(6, ge=4, le=64)
+    max_length: int = Field(64, ge=4, le=128)
+    digits_only: bool = True
+    blocklist: bool = True
+    # Extra blocklist file (one PIN per line, `#` comments), added to the shipped list.
+    blocklist_file: Path | None = None
+    # Consecutive wrong PINs that lock the PIN until an operator resets or unlocks it.
+    max_failures: int = Field(5, ge=1, le=100)
+    # Delay before the next attempt after the n-th failure: base * 2^(n-1), capped.
+    delay_base_s: float = Field(1.0, ge=0, le=3600)
+    delay_max_s: float = Field(300.0, ge=0, le=86_400)
+    # Wrong PINs from one client IP (any user) per window before that IP is refused.
+    ip_max_failures: int = Field(30, ge=1, le=100_000)
+    ip_window_s: int = Field(3600, ge=60, le=86_400 * 7)
+    # Separate Redis for PIN records (must persist, noeviction); default: redis.url.
+    redis_url: str | None = None
+    # JSON API: the Auth0 API identifier access tokens must carry in `aud`; enables /v1/pin.
+    api_audience: str | None = None
+    # Tenant JWKS; default: https://<tenant_domain>/.well-known/jwks.json.
+    jwks_url: str | None = None
+    # Refetch the JWKS on an unknown `kid` at most this often.
+    jwks_min_refetch_s: float = Field(30.0, ge=1, le=3600)
+    # Step-up token signing keys: the first signs, all are published (rotation).
+    signing_keys: list[PinSigningKey] = []
+    # Step-up token lifetime.
+    step_up_ttl_s: int = Field(300, ge=30, le=86_400)
+    # Argon2 verifications running at once (each ~20 MiB and one core for ~100 ms).
+    verify_concurrency: int = Field(2, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PinSettings:
+        if self.min_length > self.max_length:
+            raise ValueError("min_length must not exceed max_length")
+        if self.enabled and not (self.redirect_secret or self.api_audience):
+            raise ValueError("pin.enabled needs redirect_secret (browser step) or api_audience")
+        if self.api_audience and not self.signing_keys:
+            raise ValueError("api_audience needs at least one signing key (signing_keys)")
+        kids = [k.kid for k in self.signing_keys]
+        if len(set(kids)) != len(kids):
+            raise ValueError("signing_keys: every kid must be unique")
+        return self
 
 
 class EventsSettings(Section):
@@ -245,6 +362,10 @@ class DashboardSettings(Section):
     overrides_refresh_s: float = Field(default=30.0, gt=0, le=3600)
 
 
+def _default_providers() -> list[ProviderSettings]:
+    return [SandboxSettings(name="sandbox", type="sandbox")]
+
+
 class Settings(Section):
     server: ServerSettings = ServerSettings()
     redis: RedisSettings = RedisSettings()
@@ -253,7 +374,7 @@ class Settings(Section):
     rules: RulesSettings = RulesSettings()
     geoip: GeoipSettings = GeoipSettings()
     providers: list[ProviderSettings] = Field(
-        default_factory=lambda: [SandboxSettings(name="sandbox", type="sandbox")]
+        default_factory=_default_providers
     )
     # Country (ISO alpha-2) -> provider names tried in order; "default" for every other country.
     routes: dict[str, list[str]] = {}
@@ -278,13 +399,32 @@ class Settings(Section):
 
     @model_validator(mode="after")
     def _routes_name_providers(self) -> Settings:
+        """Every route key is an ISO code or "default"; every route lists known providers once."""
         names = {p.name for p in self.providers}
+        errors: list[InitErrorDetails] = []
+
+        def bad(loc: tuple[str | int, ...], message: str, value: Any) -> None:
+            errors.append(
+                {"type": "value_error", "loc": loc, "input": value,
+                 "ctx": {"error": ValueError(message)}}
+            )
+
         for country, route in self.routes.items():
-            if country != "default" and not (len(country) == 2 and country.isupper()):
-                raise ValueError(f"routes: {country!r} is not an ISO country code or 'default'")
-            unknown = [n for n in route if n not in names]
-            if unknown:
-                raise ValueError(f"routes.{country}: unknown provider(s) {', '.join(unknown)}")
+            if country != "default" and not (
+                len(country) == 2 and country.isascii() and country.isalpha() and country.isupper()
+            ):
+                bad(("routes", country), f"{country!r} is not an upper-case ISO 3166 alpha-2 "
+                    "country code or 'default'", country)
+            if not route:
+                bad(("routes", country), "a route lists at least one provider", route)
+            for i, name in enumerate(route):
+                if name not in names:
+                    bad(("routes", country, i), f"unknown provider {name!r} (known: "
+                        f"{', '.join(sorted(names))})", name)
+                elif route.index(name) != i:
+                    bad(("routes", country, i), f"provider {name!r} is listed twice", name)
+        if errors:
+            raise ValidationError.from_exception_data("Settings", errors)
         return self
 
 

@@ -17,3 +17,11 @@ class Provider(Protocol):
         ProviderError (retryable or not) when it gives up.
         """
         ...
+
+
+class Router(Protocol):
+    """Sends a message through the configured providers, failing over; see providers/router.py."""
+
+    async def send(self, sms: OutboundSms, deadline: float) -> SendResult:
+        """Raises gateway.errors.AllProvidersFailed when every provider on the route failed."""
+        ...

@@ -1,0 +1,175 @@
+"""What every HTTP provider shares: one bounded exchange, failure classification, the retry loop.
+
+An adapter subclasses `HttpProvider` and writes two small methods: `build(sms)` (the request) and
+`accept(answer)` (the provider's message id, or `SendFailed`). Timeouts per attempt are
+min(configured, time left before the deadline); retries happen in `retry.with_retries` only.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from multidict import CIMultiDictProxy
+
+from gateway.clock import Clock
+from gateway.logs import mask_phones_in
+from gateway.metrics import Metrics
+from gateway.models import OutboundSms, SendResult
+from gateway.providers.retry import (
+    AUTH,
+    CONNECT,
+    REJECTED,
+    SERVER,
+    THROTTLED,
+    TIMEOUT,
+    Random,
+    RetryPolicy,
+    SendFailed,
+    Sleep,
+    with_retries,
+)
+from gateway.settings import ProviderBase
+
+# Longest provider error text kept (after masking) in errors, logs and events.
+_MAX_ERROR_TEXT = 200
+
+
+@dataclass(frozen=True)
+class HttpCall:
+    """One request to a provider. `form` is sent form-encoded, `json` as JSON (one of them)."""
+
+    method: str
+    url: str
+    form: Mapping[str, str] | None = None
+    json: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    auth: aiohttp.BasicAuth | None = None
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+def safe_text(text: object) -> str:
+    """Provider-supplied text made safe for logs and events: numbers masked, length capped."""
+    return mask_phones_in(str(text))[:_MAX_ERROR_TEXT]
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Retry-After in seconds when given as a number (HTTP-date forms are ignored)."""
+    value = headers.get("Retry-After", "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+class HttpProvider(abc.ABC):
+    """Base of the Twilio, Vonage and generic HTTP adapters."""
+
+    def __init__(
+        self,
+        settings: ProviderBase,
+        session: aiohttp.ClientSession,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        rng: Random = random.random,
+    ) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self._session = session
+        self._clock = clock
+        self._metrics = metrics
+        self._sleep = sleep
+        self._rng = rng
+        self._policy = RetryPolicy(
+            max_attempts=settings.max_attempts,
+            backoff_base_s=settings.backoff_base_s,
+            backoff_max_s=settings.backoff_max_s,
+        )
+
+    @abc.abstractmethod
+    def build(self, sms: OutboundSms) -> HttpCall:
+        """The request that asks the provider to send `sms`."""
+
+    @abc.abstractmethod
+    def accept(self, answer: HttpAnswer) -> str:
+        """The provider's message id from an answer, or raise SendFailed."""
+
+    async def send(self, sms: OutboundSms, deadline: float) -> SendResult:
+        call = self.build(sms)
+
+        async def attempt(budget: float) -> str:
+            return self.accept(await self.exchange(call, budget))
+
+        outcome = await with_retries(
+            self.name, attempt, deadline=deadline, policy=self._policy, clock=self._clock,
+            metrics=self._metrics, sleep=self._sleep, rng=self._rng,
+        )
+        return SendResult(
+            provider=self.name,
+            provider_message_id=outcome.provider_message_id,
+            attempts=outcome.attempts,
+            errors=outcome.errors,
+        )
+
+    async def exchange(self, call: HttpCall, budget: float) -> HttpAnswer:
+        """One HTTP round trip within `budget` seconds; transport failures become SendFailed."""
+        s = self.settings
+        timeout = aiohttp.ClientTimeout(
+            total=budget,
+            sock_connect=min(s.connect_timeout_s, budget),
+            sock_read=min(s.read_timeout_s, budget),
+        )
+        try:
+            async with self._session.request(
+                call.method, call.url, data=call.form, json=call.json, headers=call.headers,
+                auth=call.auth, timeout=timeout, allow_redirects=False,
+            ) as response:
+                body = await response.read()
+                return HttpAnswer(response.status, response.headers, body)
+        except TimeoutError:
+            raise SendFailed(
+                self.name, f"no answer within {budget:.2f}s", kind=TIMEOUT, retryable=True
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise SendFailed(
+                self.name, f"connection failed: {type(exc).__name__}", kind=CONNECT, retryable=True
+            ) from None
+
+    def http_failure(self, answer: HttpAnswer, detail: str) -> SendFailed:
+        """Classify a non-success HTTP answer: 429 and 5xx retryable, other 4xx refusals."""
+        status = answer.status
+        message = f"HTTP {status}: {safe_text(detail)}" if detail else f"HTTP {status}"
+        if status == 429:
+            return SendFailed(
+                self.name, message, kind=THROTTLED, retryable=True, status=status,
+                retry_after=retry_after_seconds(answer.headers),
+            )
+        if status >= 500:
+            return SendFailed(
+                self.name, message, kind=SERVER, retryable=True, status=status,
+                retry_after=retry_after_seconds(answer.headers),
+            )
+        kind = AUTH if status in (401, 403) else REJECTED
+        return SendFailed(self.name, message, kind=kind, retryable=False, status=status)

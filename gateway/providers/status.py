@@ -1,0 +1,143 @@
+"""Delivery status: Twilio's status callbacks, verified and filed against our message id.
+
+Twilio posts `MessageStatus` (queued, sent, delivered, undelivered, failed ...) to the
+StatusCallback URL we gave it, `<public_url>/providers/twilio/status?mid=<our message id>`, signed
+with `X-Twilio-Signature` = base64(HMAC-SHA1(auth token, URL + every POST parameter as
+key+value, sorted by key)). The URL checked is the configured callback URL (status_callback, or
+server.public_url + path) with the query string of the request; only when neither is configured
+is it rebuilt from the request, honouring X-Forwarded-Proto and X-Forwarded-Host.
+
+A verified status is stored in the Redis hash `smsguard:delivery:{message_id}` for 7 days; a late
+callback never moves a message back (a "sent" arriving after "delivered" is ignored).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from gateway.appkeys import CLOCK, METRICS, REDIS
+from gateway.logs import get_logger
+from gateway.providers.twilio import STATUS_PATH, status_callback_base
+from gateway.settings import TwilioSettings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+log = get_logger("gateway.providers")
+
+DELIVERY_PREFIX = "smsguard:delivery:"
+DELIVERY_TTL_S = 7 * 24 * 3600
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# How far along a message is; a status never replaces one of a higher rank.
+_RANK = {
+    "accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, "sent": 2,
+    "delivered": 3, "undelivered": 3, "failed": 3, "read": 4, "canceled": 3,
+}
+
+
+def delivery_key(message_id: str) -> str:
+    return f"{DELIVERY_PREFIX}{message_id}"
+
+
+def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
+    """Twilio's X-Twilio-Signature for a POST to `url` with form `params`."""
+    payload = url + "".join(k + v for k, v in sorted(params))
+    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+async def delivery_status(redis: Redis, message_id: str) -> dict[str, str] | None:
+    """The last delivery status recorded for our message id, or None when none arrived."""
+    raw = await redis.hgetall(delivery_key(message_id))
+    if not raw:
+        return None
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+async def record_delivery(
+    redis: Redis, message_id: str, fields: dict[str, str], *, ttl_s: int = DELIVERY_TTL_S
+) -> bool:
+    """Store a status unless a later one is already there; return whether it was stored."""
+    key = delivery_key(message_id)
+    current = await redis.hget(key, "status")
+    new_rank = _RANK.get(fields["status"], 0)
+    if current is not None and _RANK.get(_text(current), 0) > new_rank:
+        return False
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+        pipe.expire(key, ttl_s)
+        await pipe.execute()
+    return True
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _request_url(request: web.Request) -> str:
+    """The URL Twilio called, rebuilt from the request (X-Forwarded-Proto/Host honoured)."""
+    proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
+    host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
+    return f"{proto}://{host}{request.raw_path}"
+
+
+def _signed_url(request: web.Request, configured: str | None) -> str:
+    if configured is None:
+        return _request_url(request)
+    base = configured.split("?", 1)[0]
+    return f"{base}?{request.query_string}" if request.query_string else base
+
+
+def status_handler(
+    providers: list[TwilioSettings], public_url: str | None
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """POST /providers/twilio/status for the configured Twilio accounts."""
+    by_account = {
+        p.account_sid: (p, status_callback_base(p, public_url)) for p in providers
+    }
+
+    async def handler(request: web.Request) -> web.Response:
+        form = await request.post()
+        params = [(k, v) for k, v in form.items() if isinstance(v, str)]
+        account = form.get("AccountSid")
+        entry = by_account.get(account) if isinstance(account, str) else None
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if entry is None or not signature:
+            raise web.HTTPForbidden(text="unknown account or missing signature")
+        settings, configured = entry
+        expected = twilio_signature(
+            settings.auth_token.get_secret_value(), _signed_url(request, configured), params
+        )
+        if not hmac.compare_digest(expected, signature):
+            log.warning("twilio callback with a bad signature", provider=settings.name)
+            raise web.HTTPForbidden(text="bad signature")
+        message_id = request.query.get("mid", "")
+        status = form.get("MessageStatus")
+        if not _MESSAGE_ID.match(message_id) or not isinstance(status, str) or not status:
+            raise web.HTTPBadRequest(text="mid and MessageStatus are required")
+        status = status.lower()
+        fields = {
+            "status": status,
+            "provider": settings.name,
+            "provider_message_id": str(form.get("MessageSid", "")),
+            "updated_at": str(request.app[CLOCK].time()),
+        }
+        error_code = form.get("ErrorCode")
+        if isinstance(error_code, str) and error_code:
+            fields["error_code"] = error_code
+        await record_delivery(request.app[REDIS], message_id, fields)
+        label = status if status in _RANK else "other"
+        request.app[METRICS].delivery_status.labels(settings.name, label).inc()
+        return web.Response(status=204)
+
+    return handler
+
+
+__all__ = ["STATUS_PATH", "delivery_status", "status_handler", "twilio_signature"]

@@ -1,0 +1,89 @@
+"""Twilio Programmable Messaging: POST /2010-04-01/Accounts/{AccountSid}/Messages.json.
+
+Form-encoded To, From or MessagingServiceSid, Body, StatusCallback; HTTP basic auth
+AccountSid:AuthToken; 201 with the Message resource (`sid`) on success. Errors come as
+`{"code": 21211, "message": "...", "more_info": "https://www.twilio.com/docs/errors/21211",
+"status": 400}`; 4xx other than 429 are refusals (not retried).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from urllib.parse import urlencode
+
+import aiohttp
+
+from gateway.clock import Clock
+from gateway.metrics import Metrics
+from gateway.models import OutboundSms
+from gateway.providers.http import HttpAnswer, HttpCall, HttpProvider, safe_text
+from gateway.providers.retry import BAD_RESPONSE, Random, SendFailed, Sleep
+from gateway.settings import TwilioSettings
+
+STATUS_PATH = "/providers/twilio/status"
+
+
+def status_callback_base(settings: TwilioSettings, public_url: str | None) -> str | None:
+    """Where Twilio should post delivery status (without our ?mid=), or None for no callback."""
+    if settings.status_callback:
+        return settings.status_callback
+    if public_url:
+        return public_url.rstrip("/") + STATUS_PATH
+    return None
+
+
+def with_message_id(url: str, message_id: str) -> str:
+    """The callback URL carrying our message id, so a status can be filed against it."""
+    return url + ("&" if "?" in url else "?") + urlencode({"mid": message_id})
+
+
+class TwilioProvider(HttpProvider):
+    settings: TwilioSettings
+
+    def __init__(
+        self,
+        settings: TwilioSettings,
+        session: aiohttp.ClientSession,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        public_url: str | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: Random = random.random,
+    ) -> None:
+        super().__init__(settings, session, clock, metrics, sleep=sleep, rng=rng)
+        self._callback = status_callback_base(settings, public_url)
+        self._auth = aiohttp.BasicAuth(
+            settings.account_sid, settings.auth_token.get_secret_value()
+        )
+
+    def build(self, sms: OutboundSms) -> HttpCall:
+        s = self.settings
+        form = {"To": sms.to, "Body": sms.body}
+        if s.messaging_service_sid:
+            form["MessagingServiceSid"] = s.messaging_service_sid
+        if s.from_:
+            form["From"] = s.from_
+        if self._callback:
+            form["StatusCallback"] = with_message_id(self._callback, sms.message_id)
+        return HttpCall(
+            "POST", f"{s.base_url}/2010-04-01/Accounts/{s.account_sid}/Messages.json",
+            form=form, auth=self._auth, headers={"Accept": "application/json"},
+        )
+
+    def accept(self, answer: HttpAnswer) -> str:
+        data = answer.json()
+        if 200 <= answer.status < 300:
+            sid = data.get("sid") if isinstance(data, dict) else None
+            if isinstance(sid, str) and sid:
+                return sid
+            # Accepted but unreadable: do not retry, the message may well be on its way.
+            raise SendFailed(
+                self.name, f"HTTP {answer.status} without a message sid", kind=BAD_RESPONSE,
+                retryable=False, status=answer.status,
+            )
+        detail = ""
+        if isinstance(data, dict) and "message" in data:
+            detail = f"{data.get('code', '?')} {safe_text(data['message'])}"
+        raise self.http_failure(answer, detail)
