@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -14,19 +14,24 @@ from gateway.metrics import Metrics
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
+    from gateway.events import EventSink
     from gateway.health import Readiness
+    from gateway.pipeline import MessagePath, OverrideSource
+    from gateway.policy import Policy
+    from gateway.providers.base import Router
+    from gateway.signals import SignalSource
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 METRICS = web.AppKey("metrics", Metrics)
 PHONE_HASH = web.AppKey("phone_hash", PhoneHasher)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
-REDIS = web.AppKey("redis", "Redis[bytes]")
-READINESS = web.AppKey("readiness", "Readiness")
-# Set by the stages that own them; typed as Any here to keep this module free of cycles.
-PIPELINE = web.AppKey("pipeline", Any)
-POLICY = web.AppKey("policy", Any)
-ROUTER = web.AppKey("router", Any)
-EVENTS = web.AppKey("events", Any)
-SIGNALS = web.AppKey("signals", Any)
-OVERRIDES = web.AppKey("overrides", Any)
+# Keys whose types live in stage modules are annotated (no runtime import, so no cycles).
+REDIS: web.AppKey[Redis] = web.AppKey("redis")
+READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
+PIPELINE: web.AppKey[MessagePath] = web.AppKey("pipeline")
+POLICY: web.AppKey[Policy] = web.AppKey("policy")
+ROUTER: web.AppKey[Router] = web.AppKey("router")
+EVENTS: web.AppKey[EventSink] = web.AppKey("events")
+SIGNALS: web.AppKey[SignalSource] = web.AppKey("signals")
+OVERRIDES: web.AppKey[OverrideSource] = web.AppKey("overrides")

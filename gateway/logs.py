@@ -12,6 +12,7 @@ import logging
 import re
 import secrets
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -44,7 +45,7 @@ class PhoneHasher:
         return hmac.new(self._key, number.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def _scrub(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _scrub(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Last line of defence: mask E.164-looking strings in every logged value."""
     for key, value in event_dict.items():
         if isinstance(value, str) and "+" in value:

@@ -1,9 +1,229 @@
-"""POST /sms: the message path, end to end. (Being built: issue 2.)"""
+"""POST /sms: the message path, end to end.
+
+    intake (JWT, body, parse) -> signals -> overrides / policy -> Decision
+      -> allow: provider router -> 200 | 502     block: rule's status     drop: 200, nothing sent
+      -> every request: one event recorded, one log line
+
+What Auth0 sees is only the HTTP status (200 = sent). A dropped message answers exactly like a sent
+one, so a caller cannot learn that it was dropped.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
 from aiohttp import web
+
+from gateway.appkeys import (
+    CLOCK,
+    EVENTS,
+    METRICS,
+    OVERRIDES,
+    PHONE_HASH,
+    PIPELINE,
+    POLICY,
+    ROUTER,
+    SETTINGS,
+    SIGNALS,
+)
+from gateway.clock import Clock
+from gateway.errors import AllProvidersFailed, IntakeError
+from gateway.events import EventSink, Outcome
+from gateway.intake import PayloadParser, TokenVerifier
+from gateway.logs import PhoneHasher, get_logger, mask_phone
+from gateway.metrics import Metrics
+from gateway.models import Action, Decision, OutboundSms, SmsRequest
+from gateway.providers.base import Router
+from gateway.policy import Policy
+from gateway.signals import Signals, SignalSource
+
+log = get_logger("gateway.pipeline")
+
+JSON_TYPES = ("application/json",)
+
+
+class OverrideSource(Protocol):
+    def match(self, signals: Signals) -> Any: ...
+
+
+@dataclass
+class MessagePath:
+    """One object per app holding every stage of the path; `handle` is the POST /sms handler."""
+
+    verifier: TokenVerifier
+    parser: PayloadParser
+    signals: SignalSource
+    policy: Policy
+    router: Router
+    events: EventSink
+    overrides: OverrideSource | None
+    metrics: Metrics
+    clock: Clock
+    hasher: PhoneHasher
+    deadline_s: float
+    max_body_bytes: int
+
+    async def handle(self, request: web.Request) -> web.Response:
+        started = self.clock.monotonic()
+        fields: dict[str, object] = request.get("log_fields", {})
+        request_id: str = request.get("request_id") or uuid.uuid4().hex
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                response, outcome = await self._process(request, request_id, started, fields)
+        except TimeoutError:
+            # Safety net: the router keeps within the deadline, so this means a stage hung.
+            response = web.json_response({"error": "deadline exceeded"}, status=504)
+            outcome = "timeout"
+        fields["outcome"] = outcome
+        self.metrics.requests.labels(outcome).inc()
+        self.metrics.request_latency.observe(self.clock.monotonic() - started)
+        return response
+
+    async def _process(
+        self, request: web.Request, request_id: str, started: float, fields: dict[str, object]
+    ) -> tuple[web.Response, str]:
+        try:
+            self.verifier.verify(request.headers.get("Authorization"))
+            raw = await self._read_body(request)
+            sms = self.parser.parse(raw, request_id=request_id, received_at=self.clock.time())
+        except IntakeError as exc:
+            fields.update(error=exc.message, field=exc.field)
+            outcome = "unauthorized" if exc.status == 401 else "rejected"
+            return web.json_response(exc.as_json(), status=exc.status), outcome
+
+        fields.update(
+            recipient=mask_phone(sms.recipient),
+            phone_hash=self.hasher(sms.recipient),
+            shape=sms.shape,
+        )
+        signals = self.signals.compute(sms)
+        fields.update(
+            country=signals.phone_country,
+            number_type=signals.number_type,
+            ip=signals.ip,
+            asn=signals.asn,
+        )
+        decision = self._override(signals) or await self.policy.decide(sms, signals)
+        fields.update(action=decision.action.value, rule=decision.rule_id)
+        self.metrics.decisions.labels(decision.action.value, decision.rule_id or "-").inc()
+        for hit in decision.shadow:
+            self.metrics.shadow_hits.labels(hit.rule_id, hit.action).inc()
+        if decision.shadow:
+            fields["shadow"] = [h.rule_id for h in decision.shadow]
+
+        if decision.action is Action.ALLOW:
+            return await self._send(sms, signals, decision, started, fields)
+        latency = (self.clock.monotonic() - started) * 1000
+        if decision.action is Action.DROP:
+            self.events.record(sms, signals, decision, Outcome("dropped", 200, latency_ms=latency))
+            return web.json_response(_accepted(sms)), "dropped"
+        self.events.record(
+            sms, signals, decision, Outcome("blocked", decision.status, latency_ms=latency)
+        )
+        body = {"error": "refused by policy", "rule": decision.rule_id}
+        return web.json_response(body, status=decision.status), "blocked"
+
+    async def _send(
+        self,
+        sms: SmsRequest,
+        signals: Signals,
+        decision: Decision,
+        started: float,
+        fields: dict[str, object],
+    ) -> tuple[web.Response, str]:
+        deadline = started + self.deadline_s
+        outbound = OutboundSms(sms.request_id, sms.recipient, sms.body, signals.phone_country)
+        try:
+            result = await self.router.send(outbound, deadline)
+        except AllProvidersFailed as exc:
+            await self.policy.settle(sms, signals, decision, False)
+            latency = (self.clock.monotonic() - started) * 1000
+            fields["error"] = str(exc)
+            self.events.record(
+                sms, signals, decision, Outcome("failed", 502, error=str(exc), latency_ms=latency)
+            )
+            return web.json_response({"error": "every SMS provider failed"}, status=502), "failed"
+        await self.policy.settle(sms, signals, decision, True)
+        latency = (self.clock.monotonic() - started) * 1000
+        fields.update(provider=result.provider, attempts=result.attempts)
+        self.events.record(
+            sms,
+            signals,
+            decision,
+            Outcome(
+                "sent",
+                200,
+                provider=result.provider,
+                provider_message_id=result.provider_message_id,
+                latency_ms=latency,
+            ),
+        )
+        return web.json_response(_accepted(sms)), "sent"
+
+    def _override(self, signals: Signals) -> Decision | None:
+        if self.overrides is None:
+            return None
+        override = self.overrides.match(signals)
+        if override is None:
+            return None
+        rule = f"override:{override.kind}:{override.value}"
+        if override.action == "allow":
+            return Decision.allow(f"allowed by override: {override.reason}", rule_id=rule)
+        return Decision(
+            Action.BLOCK, rule_id=rule, reason=f"blocked by override: {override.reason}", status=403
+        )
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        ctype = request.content_type
+        if ctype not in JSON_TYPES and not ctype.endswith("+json"):
+            raise IntakeError(
+                415,
+                f"Content-Type must be application/json, not {ctype or 'none'}",
+                field="Content-Type",
+            )
+        if request.content_length is not None and request.content_length > self.max_body_bytes:
+            raise IntakeError(413, f"body over {self.max_body_bytes} bytes", field="body")
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge as exc:
+            raise IntakeError(413, f"body over {self.max_body_bytes} bytes", field="body") from exc
+
+
+def _accepted(sms: SmsRequest) -> dict[str, str]:
+    # Identical for sent and dropped messages: the caller must not tell them apart.
+    return {"status": "accepted", "message_id": sms.request_id}
 
 
 def setup(app: web.Application) -> None:
-    """Add POST /sms."""
+    """Add POST /sms; the path is assembled at startup, once every stage exists."""
+    settings = app[SETTINGS]
+
+    async def build(app: web.Application) -> AsyncIterator[None]:
+        app[PIPELINE] = MessagePath(
+            verifier=TokenVerifier(settings.auth0),
+            parser=PayloadParser(settings.intake),
+            signals=app[SIGNALS],
+            policy=app[POLICY],
+            router=app[ROUTER],
+            events=app[EVENTS],
+            overrides=app.get(OVERRIDES),
+            metrics=app[METRICS],
+            clock=app[CLOCK],
+            hasher=app[PHONE_HASH],
+            deadline_s=settings.intake.deadline_s,
+            max_body_bytes=settings.intake.max_body_bytes,
+        )
+        if not app[PIPELINE].verifier.configured:
+            log.warning("auth0.gateway_secret is not set: POST /sms refuses every request (401)")
+        yield
+
+    async def handle(request: web.Request) -> web.Response:
+        path: MessagePath = request.app[PIPELINE]
+        return await path.handle(request)
+
+    app.cleanup_ctx.append(build)
+    app.router.add_post("/sms", handle)
