@@ -1,0 +1,128 @@
+"""The event recorder: bounded, batched, phone-safe, and harmless when Redis is down."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from gateway.events import HOUR_PREFIX, MINUTE_PREFIX, STREAM_KEY, Outcome, decode_event
+from gateway.redisproc import free_port
+from tests.events.helpers import RECIPIENT, blocked, blocked_outcome, recorder, signals, sms
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client: Redis = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def test_many_records_are_written_in_few_pipelines(redis: Redis) -> None:
+    """1,000 events with batches of 500 are written by exactly two pipelines."""
+    rec = recorder(redis, batch_size=500)
+    for n in range(1000):
+        rec.record(sms(n), signals(), blocked(), blocked_outcome())
+    assert await rec.flush()
+    assert rec.stats.pipelines == 2
+    assert await redis.xlen(STREAM_KEY) == 1000
+
+
+async def test_stored_event_has_masked_recipient_and_never_the_full_number(redis: Redis) -> None:
+    """The stream holds the masked number, a keyed hash and a 6-digit prefix, not the number."""
+    rec = recorder(redis)
+    rec.record(sms(1), signals(), blocked(), blocked_outcome())
+    await rec.flush()
+    ((sid, fields),) = await redis.xrange(STREAM_KEY)
+    assert RECIPIENT.lstrip("+").encode() not in fields[b"e"]
+    event = decode_event(sid, fields)
+    assert event["to"] == "+44*******123"
+    assert event["prefix"] == "447700"
+    assert len(event["phone_hash"]) == 16
+
+
+async def test_stored_event_carries_rule_trace_shadow_and_network(redis: Redis) -> None:
+    """An event keeps the rule, reason, shadow hits, the trace and the IP's /24 and ASN."""
+    rec = recorder(redis)
+    rec.record(sms(1), signals(), blocked(), blocked_outcome())
+    await rec.flush()
+    ((sid, fields),) = await redis.xrange(STREAM_KEY)
+    event = decode_event(sid, fields)
+    assert (event["action"], event["rule"]) == ("blocked", "prefix-burst")
+    assert event["http_status"] == 429
+    assert event["shadow"] == [
+        {"rule": "asn-hosting", "action": "block", "reason": "hosting network"}
+    ]
+    assert event["trace"][0] == ["allow-test-numbers", False, ""]
+    assert event["trace"][2] == ["prefix-burst", True, "11 > 10 in 10m"]
+    assert (event["net"], event["asn"], event["country"]) == ("203.0.113.0/24", 64500, "GB")
+
+
+async def test_aggregates_count_per_minute_and_hour_by_dimension(redis: Redis) -> None:
+    """Per-minute and per-hour hashes count events by action, rule, country, prefix, /24, ASN."""
+    rec = recorder(redis)
+    for n in range(3):
+        rec.record(sms(n), signals(), blocked(), blocked_outcome())
+    rec.record(sms(9), signals(), None, Outcome("sent", 200, provider="sandbox"))
+    await rec.flush()
+    minute = 1_700_000_000 // 60
+    agg = await redis.hgetall(f"{MINUTE_PREFIX}{minute}")
+    assert agg[b"a|blocked"] == b"3"
+    assert agg[b"a|sent"] == b"1"
+    assert agg[b"r|blocked|prefix-burst"] == b"3"
+    assert agg[b"c|blocked|GB"] == b"3"
+    assert agg[b"p|blocked|447700"] == b"3"
+    assert agg[b"n|blocked|203.0.113.0/24"] == b"3"
+    assert agg[b"asn|blocked|64500"] == b"3"
+    assert agg[b"s|block|asn-hosting"] == b"3"
+    assert (await redis.hgetall(f"{HOUR_PREFIX}{minute // 60}"))[b"a|blocked"] == b"3"
+
+
+async def test_aggregates_expire_after_the_retention_period(redis: Redis) -> None:
+    """Aggregate hashes carry a TTL of events.retention_days."""
+    rec = recorder(redis, retention_days=3)
+    rec.record(sms(1), signals(), blocked(), blocked_outcome())
+    await rec.flush()
+    ttl = await redis.ttl(f"{MINUTE_PREFIX}{(1_700_000_000 // 60)}")
+    assert 0 < ttl <= 3 * 86_400
+
+
+async def test_full_buffer_drops_new_events_and_counts_them(redis: Redis) -> None:
+    """Beyond events.buffer, record() drops and counts instead of growing."""
+    rec = recorder(redis, buffer=10, batch_size=100)
+    for n in range(25):
+        rec.record(sms(n), signals(), blocked(), blocked_outcome())
+    assert rec.pending == 10
+    assert rec.stats.dropped == 15
+    assert rec._metrics.events_dropped._value.get() == 15
+
+
+async def test_redis_down_never_raises_and_keeps_at_most_the_buffer() -> None:
+    """With Redis unreachable, record() still returns, writes fail softly and drops are counted."""
+    dead: Redis = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    rec = recorder(dead, buffer=20, batch_size=5)
+    for n in range(50):
+        rec.record(sms(n), signals(), blocked(), blocked_outcome())
+    assert await rec.flush() is False
+    assert rec.pending == 20
+    assert rec.stats.dropped == 30
+    await rec.close(within_s=1.0)
+    assert rec.stats.dropped == 50
+    await dead.aclose()
+
+
+async def test_events_buffered_during_an_outage_are_written_once_redis_answers(
+    redis: Redis, redis_url: str
+) -> None:
+    """A failed batch goes back to the buffer and is written by the next successful flush."""
+    dead: Redis = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    rec = recorder(dead, batch_size=5)
+    for n in range(12):
+        rec.record(sms(n), signals(), blocked(), blocked_outcome())
+    assert await rec.flush() is False
+    rec._redis = redis  # the same recorder, now reaching a live server
+    assert await rec.flush()
+    assert await redis.xlen(STREAM_KEY) == 12
+    assert rec.stats.dropped == 0
+    await dead.aclose()
