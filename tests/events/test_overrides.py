@@ -1,0 +1,161 @@
+"""Overrides: manual block/allow of IPs, CIDRs, prefixes and countries, shared by every instance."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from redis.asyncio import Redis
+
+from gateway.clock import FakeClock
+from gateway.overrides import HASH_KEY, OverrideError, Overrides
+from tests.events.helpers import signals
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client: Redis = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def instances(redis_url: str) -> AsyncIterator[tuple[Overrides, Overrides, FakeClock]]:
+    """Two gateway instances' override caches on one Redis, each with its listener running."""
+    clock = FakeClock()
+    clients: list[Redis] = [Redis.from_url(redis_url) for _ in range(2)]
+    a, b = (Overrides(c, clock, refresh_s=60) for c in clients)
+    await a.reload()
+    await b.reload()
+    tasks = [asyncio.create_task(o.run()) for o in (a, b)]
+    await _until(lambda: a.reloads >= 2 and b.reloads >= 2)  # both subscribed
+    yield a, b, clock
+    for t in tasks:
+        t.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await t
+    for c in clients:
+        await c.aclose()
+
+
+async def _until(condition: Callable[[], bool], within_s: float = 5.0) -> None:
+    for _ in range(int(within_s / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met")
+
+
+async def test_block_set_on_one_instance_applies_on_another(
+    instances: tuple[Overrides, Overrides, FakeClock],
+) -> None:
+    """An IP blocked through instance A is matched by instance B's local cache."""
+    a, b, _ = instances
+    await a.add("ip", "198.51.100.9", "block", reason="pumping", author="alice")
+    await _until(lambda: b.match(signals(ip="198.51.100.9")) is not None)
+    hit = b.match(signals(ip="198.51.100.9"))
+    assert hit is not None
+    assert (hit.kind, hit.value, hit.action, hit.author) == ("ip", "198.51.100.9", "block", "alice")
+    assert b.match(signals(ip="198.51.100.10")) is None
+
+
+async def test_removal_on_one_instance_applies_on_another(
+    instances: tuple[Overrides, Overrides, FakeClock],
+) -> None:
+    """Removing an override through A lifts it on B."""
+    a, b, _ = instances
+    o = await a.add("country", "gb", "block", reason="attack", author="alice")
+    await _until(lambda: b.match(signals()) is not None)
+    await a.remove(o.id, author="bob", reason="over")
+    await _until(lambda: b.match(signals()) is None)
+
+
+async def test_expired_override_no_longer_matches(redis: Redis) -> None:
+    """An override with an expiry stops matching once the clock passes it."""
+    clock = FakeClock()
+    o = Overrides(redis, clock)
+    await o.add("cidr", "203.0.113.0/24", "block", reason="r", author="a", expires_in_s=600)
+    assert o.match(signals(ip="203.0.113.50")) is not None
+    clock.advance(601)
+    assert o.match(signals(ip="203.0.113.50")) is None
+
+
+async def test_reload_deletes_expired_overrides_and_audits_once(redis: Redis) -> None:
+    """A reload after expiry removes the override from Redis and writes one 'expire' audit line."""
+    clock = FakeClock()
+    a, b = Overrides(redis, clock), Overrides(redis, clock)
+    await a.add("prefix", "+447700", "block", reason="r", author="a", expires_in_s=60)
+    clock.advance(61)
+    await a.reload()
+    await b.reload()
+    assert await redis.hlen(HASH_KEY) == 0
+    changes = [e["change"] for e in await a.audit()]
+    assert changes == ["expire", "add"]
+
+
+async def test_prefix_override_matches_longest_known_prefix_of_the_number(redis: Redis) -> None:
+    """A prefix override matches every number starting with its digits, '+' or not."""
+    o = Overrides(redis, FakeClock())
+    await o.add("prefix", "+44 7700", "block", reason="r", author="a")
+    assert o.match(signals(recipient="+447700900123")) is not None
+    assert o.match(signals(recipient="+447800900123")) is None
+
+
+async def test_block_wins_over_allow_when_both_match(redis: Redis) -> None:
+    """An allowed country does not shield a blocked IP."""
+    o = Overrides(redis, FakeClock())
+    await o.add("country", "GB", "allow", reason="office", author="a")
+    await o.add("ip", "203.0.113.7", "block", reason="bot", author="a")
+    hit = o.match(signals(ip="203.0.113.7"))
+    assert hit is not None
+    assert hit.action == "block"
+    allowed = o.match(signals(ip="203.0.113.8"))
+    assert allowed is not None
+    assert allowed.action == "allow"
+
+
+async def test_same_target_replaces_the_previous_override(redis: Redis) -> None:
+    """Blocking an IP that was allowed replaces the allow instead of keeping both."""
+    o = Overrides(redis, FakeClock())
+    await o.add("ip", "203.0.113.7", "allow", reason="r", author="a")
+    await o.add("ip", "203.0.113.7", "block", reason="r", author="a")
+    assert [x.action for x in o.active()] == ["block"]
+    assert await redis.hlen(HASH_KEY) == 1
+
+
+async def test_every_change_is_audited_with_author_and_reason(redis: Redis) -> None:
+    """Adds and removals appear in the audit stream, newest first, with who and why."""
+    o = Overrides(redis, FakeClock())
+    x = await o.add("ip", "203.0.113.7", "block", reason="bot burst", author="alice")
+    await o.remove(x.id, author="bob", reason="false positive")
+    audit = await o.audit()
+    assert [(e["change"], e["author"], e["reason"]) for e in audit] == [
+        ("remove", "bob", "false positive"),
+        ("add", "alice", "bot burst"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("ip", "300.1.1.1"),
+        ("cidr", "10.0.0.0/33"),
+        ("prefix", "44ab"),
+        ("country", "GBR"),
+        ("asn", "64500"),
+    ],
+)
+async def test_invalid_targets_are_refused(redis: Redis, kind: str, value: str) -> None:
+    """Bad IPs, CIDRs, prefixes, country codes and unknown kinds raise OverrideError."""
+    o = Overrides(redis, FakeClock())
+    with pytest.raises(OverrideError):
+        await o.add(kind, value, "block", reason="r", author="a")
+
+
+async def test_a_reason_is_required(redis: Redis) -> None:
+    """An override without a reason is refused (the audit must say why)."""
+    o = Overrides(redis, FakeClock())
+    with pytest.raises(OverrideError, match="reason"):
+        await o.add("ip", "203.0.113.7", "block", reason="  ", author="a")
