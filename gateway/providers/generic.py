@@ -73,7 +73,10 @@ class GenericHttpProvider(HttpProvider):
         value = dig(answer.json(), s.message_id_field)
         if value is None or isinstance(value, (dict, list)):
             raise SendFailed(
-                self.name, f"HTTP {answer.status} without {s.message_id_field}",
-                kind=BAD_RESPONSE, retryable=False, status=answer.status,
+                self.name,
+                f"HTTP {answer.status} without {s.message_id_field}",
+                kind=BAD_RESPONSE,
+                retryable=False,
+                status=answer.status,
             )
         return str(value)

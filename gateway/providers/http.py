@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import base64
 import json
 import random
 from collections.abc import Mapping
@@ -50,7 +51,6 @@ class HttpCall:
     form: Mapping[str, str] | None = None
     json: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
-    auth: aiohttp.BasicAuth | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,11 @@ class HttpAnswer:
 def safe_text(text: object) -> str:
     """Provider-supplied text made safe for logs and events: numbers masked, length capped."""
     return mask_phones_in(str(text))[:_MAX_ERROR_TEXT]
+
+
+def basic_auth(user: str, password: str) -> str:
+    """An HTTP basic Authorization header value."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -123,8 +128,14 @@ class HttpProvider(abc.ABC):
             return self.accept(await self.exchange(call, budget))
 
         outcome = await with_retries(
-            self.name, attempt, deadline=deadline, policy=self._policy, clock=self._clock,
-            metrics=self._metrics, sleep=self._sleep, rng=self._rng,
+            self.name,
+            attempt,
+            deadline=deadline,
+            policy=self._policy,
+            clock=self._clock,
+            metrics=self._metrics,
+            sleep=self._sleep,
+            rng=self._rng,
         )
         return SendResult(
             provider=self.name,
@@ -143,8 +154,13 @@ class HttpProvider(abc.ABC):
         )
         try:
             async with self._session.request(
-                call.method, call.url, data=call.form, json=call.json, headers=call.headers,
-                auth=call.auth, timeout=timeout, allow_redirects=False,
+                call.method,
+                call.url,
+                data=call.form,
+                json=call.json,
+                headers=call.headers,
+                timeout=timeout,
+                allow_redirects=False,
             ) as response:
                 body = await response.read()
                 return HttpAnswer(response.status, response.headers, body)
@@ -163,12 +179,20 @@ class HttpProvider(abc.ABC):
         message = f"HTTP {status}: {safe_text(detail)}" if detail else f"HTTP {status}"
         if status == 429:
             return SendFailed(
-                self.name, message, kind=THROTTLED, retryable=True, status=status,
+                self.name,
+                message,
+                kind=THROTTLED,
+                retryable=True,
+                status=status,
                 retry_after=retry_after_seconds(answer.headers),
             )
         if status >= 500:
             return SendFailed(
-                self.name, message, kind=SERVER, retryable=True, status=status,
+                self.name,
+                message,
+                kind=SERVER,
+                retryable=True,
+                status=status,
                 retry_after=retry_after_seconds(answer.headers),
             )
         kind = AUTH if status in (401, 403) else REJECTED

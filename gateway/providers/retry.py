@@ -106,14 +106,17 @@ async def with_retries(
             provider_message_id = await attempt(budget)
         except SendFailed as exc:
             last = exc
-            metrics.provider_latency.labels(provider, exc.kind).observe(
-                clock.monotonic() - started
-            )
+            metrics.provider_latency.labels(provider, exc.kind).observe(clock.monotonic() - started)
             metrics.provider_errors.labels(provider, exc.kind).inc()
             errors.append(str(exc))
             log.warning(
-                "provider attempt failed", provider=provider, attempt=attempts, kind=exc.kind,
-                status=exc.status, retryable=exc.retryable, error=exc.message,
+                "provider attempt failed",
+                provider=provider,
+                attempt=attempts,
+                kind=exc.kind,
+                status=exc.status,
+                retryable=exc.retryable,
+                error=exc.message,
             )
             if not exc.retryable or attempts >= policy.max_attempts:
                 raise

@@ -80,7 +80,9 @@ class ProviderRouter:
                     breaker.record_failure()
                 log.warning(
                     "provider failed, failing over" if later else "provider failed",
-                    provider=name, message_id=sms.message_id, error=str(exc),
+                    provider=name,
+                    message_id=sms.message_id,
+                    error=str(exc),
                 )
                 continue
             except BaseException:

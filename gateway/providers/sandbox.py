@@ -69,7 +69,9 @@ class SandboxProvider:
             kind = TIMEOUT if isinstance(exc, TimeoutError) else CONNECT
             self._metrics.provider_errors.labels(self.name, kind).inc()
             raise SendFailed(
-                self.name, f"sandbox store failed: {type(exc).__name__}", kind=kind,
+                self.name,
+                f"sandbox store failed: {type(exc).__name__}",
+                kind=kind,
                 retryable=True,
             ) from None
         self._metrics.provider_latency.labels(self.name, "ok").observe(
@@ -110,8 +112,6 @@ def messages_handler(names: list[str]) -> Callable[[web.Request], Awaitable[web.
         messages = await read_messages(
             request.app[REDIS], names, to=normalise_to(to) if to else None, limit=limit
         )
-        return web.json_response(
-            {"messages": messages}, headers={"Cache-Control": "no-store"}
-        )
+        return web.json_response({"messages": messages}, headers={"Cache-Control": "no-store"})
 
     return handler

@@ -37,8 +37,16 @@ DELIVERY_TTL_S = 7 * 24 * 3600
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # How far along a message is; a status never replaces one of a higher rank.
 _RANK = {
-    "accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, "sent": 2,
-    "delivered": 3, "undelivered": 3, "failed": 3, "read": 4, "canceled": 3,
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "read": 4,
+    "canceled": 3,
 }
 
 
@@ -47,8 +55,12 @@ def delivery_key(message_id: str) -> str:
 
 
 def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
-    """Twilio's X-Twilio-Signature for a POST to `url` with form `params`."""
-    payload = url + "".join(k + v for k, v in sorted(params))
+    """Twilio's X-Twilio-Signature for a POST to `url` with form `params`.
+
+    Keys sorted; a repeated key contributes each distinct value once, in sorted order (as Twilio's
+    own validators do).
+    """
+    payload = url + "".join(k + v for k, v in sorted(set(params)))
     digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 
@@ -99,9 +111,7 @@ def status_handler(
     providers: list[TwilioSettings], public_url: str | None
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """POST /providers/twilio/status for the configured Twilio accounts."""
-    by_account = {
-        p.account_sid: (p, status_callback_base(p, public_url)) for p in providers
-    }
+    by_account = {p.account_sid: (p, status_callback_base(p, public_url)) for p in providers}
 
     async def handler(request: web.Request) -> web.Response:
         form = await request.post()

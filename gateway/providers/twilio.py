@@ -17,7 +17,7 @@ import aiohttp
 from gateway.clock import Clock
 from gateway.metrics import Metrics
 from gateway.models import OutboundSms
-from gateway.providers.http import HttpAnswer, HttpCall, HttpProvider, safe_text
+from gateway.providers.http import HttpAnswer, HttpCall, HttpProvider, basic_auth, safe_text
 from gateway.providers.retry import BAD_RESPONSE, Random, SendFailed, Sleep
 from gateway.settings import TwilioSettings
 
@@ -54,9 +54,7 @@ class TwilioProvider(HttpProvider):
     ) -> None:
         super().__init__(settings, session, clock, metrics, sleep=sleep, rng=rng)
         self._callback = status_callback_base(settings, public_url)
-        self._auth = aiohttp.BasicAuth(
-            settings.account_sid, settings.auth_token.get_secret_value()
-        )
+        self._auth = basic_auth(settings.account_sid, settings.auth_token.get_secret_value())
 
     def build(self, sms: OutboundSms) -> HttpCall:
         s = self.settings
@@ -68,8 +66,10 @@ class TwilioProvider(HttpProvider):
         if self._callback:
             form["StatusCallback"] = with_message_id(self._callback, sms.message_id)
         return HttpCall(
-            "POST", f"{s.base_url}/2010-04-01/Accounts/{s.account_sid}/Messages.json",
-            form=form, auth=self._auth, headers={"Accept": "application/json"},
+            "POST",
+            f"{s.base_url}/2010-04-01/Accounts/{s.account_sid}/Messages.json",
+            form=form,
+            headers={"Accept": "application/json", "Authorization": self._auth},
         )
 
     def accept(self, answer: HttpAnswer) -> str:
@@ -80,8 +80,11 @@ class TwilioProvider(HttpProvider):
                 return sid
             # Accepted but unreadable: do not retry, the message may well be on its way.
             raise SendFailed(
-                self.name, f"HTTP {answer.status} without a message sid", kind=BAD_RESPONSE,
-                retryable=False, status=answer.status,
+                self.name,
+                f"HTTP {answer.status} without a message sid",
+                kind=BAD_RESPONSE,
+                retryable=False,
+                status=answer.status,
             )
         detail = ""
         if isinstance(data, dict) and "message" in data:

@@ -46,7 +46,10 @@ class VonageProvider(HttpProvider):
         messages = data.get("messages") if isinstance(data, dict) else None
         if not isinstance(messages, list) or not messages:
             raise SendFailed(
-                self.name, "HTTP 200 without messages[]", kind=BAD_RESPONSE, retryable=False,
+                self.name,
+                "HTTP 200 without messages[]",
+                kind=BAD_RESPONSE,
+                retryable=False,
                 status=200,
             )
         # A long text is split into parts, each with its own status; all must be "0".
