@@ -2,14 +2,29 @@
 
 Phone (phonenumbers), IP (MaxMind databases when configured, Auth0's geoip otherwise), user agent,
 language and message body. Unknown values are None ("unknown"), never an error.
+
+`SignalExtractor.compute` is synchronous and cheap: phone parsing, IP normalisation, database
+lookups and user-agent classification are each cached in a bounded LRU, since attack traffic
+repeats the same numbers, prefixes, addresses and user agents.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
+import phonenumbers
+from aiohttp import web
+
+from gateway.appkeys import READINESS, SETTINGS, SIGNALS
+from gateway.geoip import GeoIp
+from gateway.health import CheckResult
 from gateway.models import SmsRequest
+from gateway.useragent import classify
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +49,9 @@ class Signals:
     ip_source: str | None = None  # "maxmind", "auth0" or None
     # user agent
     user_agent: str | None = None
-    ua_family: str | None = None  # "Chrome", "Safari", "curl", "python-requests", "HeadlessChrome" ...
+    ua_family: str | None = (
+        None  # "Chrome", "Safari", "curl", "python-requests", "HeadlessChrome" ...
+    )
     ua_automation: bool = False
     # request
     language: str | None = None
@@ -43,7 +60,7 @@ class Signals:
     code_length: int | None = None
 
     def prefix(self, digits: int) -> str:
-        """The first `digits` digits of the number after '+', e.g. prefix(6) of +447700900123 = '447700'."""
+        """The first `digits` digits after '+': prefix(6) of +447700900123 is '447700'."""
         return self.e164.lstrip("+")[:digits]
 
 
@@ -51,3 +68,224 @@ class SignalSource(Protocol):
     def compute(self, sms: SmsRequest) -> Signals:
         """Derive the signals for one request; must not raise on missing data."""
         ...
+
+
+# --- phone -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneFacts:
+    e164: str
+    valid: bool
+    country: str | None
+    calling_code: int | None
+    number_type: str
+
+
+_TYPE_NAMES: dict[int, str] = {
+    value: name
+    for name, value in vars(phonenumbers.PhoneNumberType).items()
+    if name.isupper() and isinstance(value, int)
+}
+
+
+@lru_cache(maxsize=65_536)
+def phone_facts(number: str) -> PhoneFacts:
+    """Parse a number in international form ("+44 7700 900123" is fine) into cached facts."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return PhoneFacts(number, False, None, None, "UNKNOWN")
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    valid = phonenumbers.is_valid_number(parsed)
+    region = phonenumbers.region_code_for_number(parsed) if valid else None
+    if region is None and parsed.country_code:  # an invalid number still has a calling code
+        region = phonenumbers.region_code_for_country_code(parsed.country_code)
+    if region in ("ZZ", "001"):  # unknown, or non-geographic (+800, +882 ...)
+        region = None
+    number_type = (
+        _TYPE_NAMES.get(phonenumbers.number_type(parsed), "UNKNOWN") if valid else "UNKNOWN"
+    )
+    return PhoneFacts(e164, valid, region, parsed.country_code, number_type)
+
+
+# --- ip ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IpFacts:
+    ip: str  # normalised: IPv4-mapped IPv6 becomes IPv4, IPv6 compressed, zone dropped
+    version: int
+    net: str  # the /24 or /64
+
+
+@lru_cache(maxsize=65_536)
+def ip_facts(text: str) -> IpFacts | None:
+    """Normalise an address and find its /24 (IPv4) or /64 (IPv6); None when it is not one."""
+    try:
+        address = ipaddress.ip_address(text.strip().split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    bits = 24 if address.version == 4 else 64
+    net = ipaddress.ip_network(f"{address}/{bits}", strict=False)
+    return IpFacts(str(address), address.version, str(net))
+
+
+# --- request -----------------------------------------------------------------------------------
+
+_LANG_TAG = re.compile(r"^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$")
+
+
+def first_language(value: str | None) -> str | None:
+    """The first tag of "en-US,en;q=0.9" (or one tag), as "en-US"; None when absent or "*"."""
+    if not value:
+        return None
+    tag = value.split(",", 1)[0].split(";", 1)[0].strip().replace("_", "-")
+    if not _LANG_TAG.match(tag):
+        return None
+    parts = tag.split("-")
+    out = [parts[0].lower()]
+    for part in parts[1:]:
+        out.append(
+            part.upper() if len(part) == 2 else part.lower() if len(part) != 4 else part.title()
+        )
+    return "-".join(out)
+
+
+_MACRO = re.compile(r"(@@password@@|\{\{\s*[\w.]+\s*\}\})")
+_CODE_MACRO = re.compile(r"@@password@@|\{\{\s*(?:code|password)\s*\}\}")
+_DIGIT_RUN = re.compile(r"\d+")
+
+
+def compile_template(template: str) -> re.Pattern[str]:
+    """A regex for an Auth0 SMS template: the code macro becomes digits, other macros any text.
+
+    Whitespace runs match any whitespace, so line breaks and double spaces do not matter.
+    """
+    parts: list[str] = [r"\s*"]
+    seen_code = False
+    for token in _MACRO.split(template):
+        if not token:
+            continue
+        if _CODE_MACRO.fullmatch(token):
+            parts.append(r"(?P=code)" if seen_code else r"(?P<code>\d+)")
+            seen_code = True
+        elif _MACRO.fullmatch(token):
+            parts.append(r"(?:.+?)")
+        else:
+            parts.append(r"\s+".join(re.escape(word) for word in re.split(r"\s+", token)))
+    parts.append(r"\s*")
+    return re.compile("".join(parts), re.DOTALL)
+
+
+# --- the extractor -----------------------------------------------------------------------------
+
+_UA_MAX = 512  # characters of a user agent that are classified (the rest says nothing more)
+
+
+class SignalExtractor:
+    """Computes `Signals` for one request. Configuration (databases, templates) is injected."""
+
+    def __init__(self, geoip: GeoIp | None = None, templates: Sequence[str] = ()) -> None:
+        # Replaced at startup when the databases open (see setup); GeoIp() knows nothing.
+        self.geoip = geoip or GeoIp()
+        self.templates = [compile_template(t) for t in templates]
+
+    def compute(self, sms: SmsRequest) -> Signals:
+        """Derive the signals for one request; never raises on missing or odd data."""
+        phone = phone_facts(sms.recipient)
+        ip = ip_facts(sms.ip) if sms.ip else None
+        geo = self.geoip.lookup(ip.ip) if ip else None
+        ip_country = geo.country if geo else None
+        ip_source: str | None = "maxmind" if ip and self.geoip.has_country else None
+        if not self.geoip.has_country:
+            fallback = _auth0_country(sms)
+            if fallback:
+                ip_country, ip_source = fallback, "auth0"
+        family, automation = self._user_agent(sms)
+        template_ok, code_length = self._body(sms.body)
+        return Signals(
+            e164=phone.e164,
+            phone_valid=phone.valid,
+            phone_country=phone.country,
+            calling_code=phone.calling_code,
+            number_type=phone.number_type,
+            ip=ip.ip if ip else None,
+            ip_version=ip.version if ip else None,
+            ip_net=ip.net if ip else None,
+            ip_country=ip_country,
+            asn=geo.asn if geo else None,
+            as_org=geo.as_org if geo else None,
+            ip_anonymous=geo.anonymous if geo else None,
+            ip_hosting=geo.hosting if geo else None,
+            ip_tor=geo.tor if geo else None,
+            ip_proxy=geo.proxy if geo else None,
+            ip_source=ip_source,
+            user_agent=sms.user_agent,
+            ua_family=family,
+            ua_automation=automation,
+            language=first_language(sms.language),
+            message_type=sms.message_type,
+            body_matches_template=template_ok,
+            code_length=code_length,
+        )
+
+    @staticmethod
+    def _user_agent(sms: SmsRequest) -> tuple[str | None, bool]:
+        if sms.user_agent is None and sms.ip is None:
+            return None, False  # Auth0 did not forward the request (forward_req_info is off)
+        info = classify((sms.user_agent or "")[:_UA_MAX])
+        return info.family, info.automation
+
+    def _body(self, body: str) -> tuple[bool | None, int | None]:
+        for pattern in self.templates:
+            match = pattern.fullmatch(body)
+            if match:
+                code = match.groupdict().get("code")
+                return True, len(code) if code else None
+        runs = _DIGIT_RUN.findall(body)
+        code_length = max((len(r) for r in runs), default=0) or None
+        return (False if self.templates else None), code_length
+
+
+def _auth0_country(sms: SmsRequest) -> str | None:
+    geo = sms.auth0_geoip
+    code = geo.get("countryCode") if isinstance(geo, dict) else None
+    if isinstance(code, str) and len(code) == 2 and code.isascii() and code.isalpha():
+        return code.upper()
+    return None
+
+
+# --- wiring ------------------------------------------------------------------------------------
+
+
+def setup(app: web.Application) -> None:
+    """Set app[SIGNALS] now; open the GeoIP databases at startup and close them on cleanup.
+
+    A configured database file that is missing or of the wrong type fails startup with a
+    ConfigError naming the `geoip.*` key.
+    """
+    settings = app[SETTINGS]
+    extractor = SignalExtractor(templates=settings.signals.expected_templates)
+    app[SIGNALS] = extractor
+
+    async def geoip_databases(app: web.Application) -> AsyncIterator[None]:
+        geoip = GeoIp.open(settings.geoip, settings.source)
+        extractor.geoip = geoip
+
+        async def check() -> CheckResult:
+            loaded = geoip.describe()
+            if not loaded:
+                return CheckResult(False, "no database configured: IP conditions are unknown")
+            return CheckResult(True, "; ".join(f"{k}: {v}" for k, v in loaded.items()))
+
+        app[READINESS].add("geoip", check, required=False)
+        try:
+            yield
+        finally:
+            extractor.geoip = GeoIp()
+            geoip.close()
+
+    app.cleanup_ctx.append(geoip_databases)
