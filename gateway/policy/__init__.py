@@ -1,40 +1,129 @@
 """The policy engine: ordered YAML rules, named lists, velocity counters -> a Decision.
 
-The message path depends only on the `Policy` protocol below.
+The message path depends only on the `Policy` protocol below. `setup(app)` loads the rule set at
+startup (a bad set stops the startup with every error), installs the `RuleEngine` as app[POLICY],
+registers the "rules" readiness check, and reloads on file changes (rules.watch) and on SIGHUP.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Protocol
 
 from aiohttp import web
 
-from gateway.appkeys import POLICY
-
+from gateway.appkeys import CLOCK, METRICS, POLICY, READINESS, REDIS, SETTINGS
+from gateway.errors import ConfigError
+from gateway.health import CheckResult
+from gateway.logs import get_logger
 from gateway.models import Decision, SmsRequest
 from gateway.signals import Signals
+
+log = get_logger("gateway.policy")
 
 
 class Policy(Protocol):
     async def decide(self, sms: SmsRequest, signals: Signals) -> Decision:
-        """Evaluate the rules for one request (velocity counters updated in one Redis round trip)."""
+        """Evaluate the rules for one request (velocity counters: one Redis round trip)."""
         ...
 
-    async def settle(self, sms: SmsRequest, signals: Signals, decision: Decision, sent: bool) -> None:
+    async def settle(
+        self, sms: SmsRequest, signals: Signals, decision: Decision, sent: bool
+    ) -> None:
         """Told after the send attempt, for counters that count only messages actually sent."""
         ...
 
 
-class AllowAll:
-    """The decision seam before the rule engine exists: every message is allowed."""
-
-    async def decide(self, sms: SmsRequest, signals: Signals) -> Decision:
-        return Decision.allow("no policy loaded")
-
-    async def settle(self, sms: SmsRequest, signals: Signals, decision: Decision, sent: bool) -> None:
-        return None
-
-
 def setup(app: web.Application) -> None:
-    """Install the policy engine as app[POLICY]."""
-    app[POLICY] = AllowAll()
+    """Install the rule engine as app[POLICY] at startup (after Redis is open)."""
+    app.cleanup_ctx.append(_engine_ctx)
+
+
+async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
+    from gateway.policy.engine import RuleEngine
+    from gateway.policy.loader import load_rules
+    from gateway.velocity import RedisVelocity
+
+    settings = app[SETTINGS]
+    metrics = app[METRICS]
+    path = settings.rules.path
+    try:
+        rules = await asyncio.to_thread(load_rules, path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        log.error("rules_invalid_at_startup", path=str(path), problems=len(exc.problems))
+        raise
+    store = RedisVelocity(
+        app[REDIS],
+        clock=app[CLOCK],
+        timeout_s=settings.redis.call_timeout_ms / 1000,
+        on_error=settings.redis.on_error,
+    )
+    engine = RuleEngine(rules, store, clock=app[CLOCK], metrics=metrics, path=path)
+    app[POLICY] = engine
+    log.info("rules_loaded", version=engine.version, rules=len(rules.rules), path=str(path))
+
+    async def rules_check() -> CheckResult:
+        detail = (
+            f"version {engine.version}, {len(engine.rules.rules)} rules, "
+            f"loaded_at {engine.loaded_at:.0f}"
+        )
+        if engine.last_error is not None:
+            problems = engine.last_error.problems
+            shown = "; ".join(str(p) for p in problems[:5])
+            more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
+            detail += f"; last reload refused: {shown}{more}"
+        return CheckResult(True, detail)
+
+    app[READINESS].add("rules", rules_check)
+
+    tasks: list[asyncio.Task[None]] = []
+    if settings.rules.watch:
+        tasks.append(asyncio.create_task(_watch(engine, path)))
+    loop = asyncio.get_running_loop()
+    hup = False
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGHUP"):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: _spawn(tasks, engine.reload()))
+            hup = True
+    try:
+        yield
+    finally:
+        if hup:
+            loop.remove_signal_handler(signal.SIGHUP)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def _spawn(tasks: list[asyncio.Task[None]], coro: object) -> None:
+    async def run() -> None:
+        await coro  # type: ignore[misc]
+
+    tasks.append(asyncio.get_running_loop().create_task(run()))
+
+
+async def _watch(engine: object, path: Path) -> None:
+    """Reload when a file under the rules folder changes (debounced by watchfiles)."""
+    from watchfiles import awatch
+
+    from gateway.policy.engine import RuleEngine
+
+    assert isinstance(engine, RuleEngine)
+    target = path if await asyncio.to_thread(path.is_dir) else path.parent
+    try:
+        async for _changes in awatch(target, debounce=300, recursive=True):
+            await engine.reload()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the gateway keeps serving the loaded rules without the watcher
+        log.error("rules_watch_failed", error=str(exc))

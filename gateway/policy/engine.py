@@ -1,0 +1,348 @@
+"""The rule engine: a RuleSet plus a velocity store -> a Decision, and hot reload of the rule set.
+
+Evaluation, for one request:
+  1. Walk the rules top to bottom evaluating their conditions (pure, in-process). A matching rule
+     without velocity and with a final action (allow/block/drop, not shadow) ends the walk: nothing
+     after it can run. Matching velocity rules before that point become counter checks.
+  2. All counter checks go to the store in ONE call (one EVALSHA, batched with the other requests of
+     the same event-loop tick). The script runs them in rule order and stops counting at the first
+     final rule over its limit, so a refused request never consumes a later rule's budget.
+  3. Walk the matched rules again in order: the first final action wins; tag rules add tags; shadow
+     rules record "would have <action>"; the default action closes the set.
+The full trace (every rule, matched or not and why) is built only with `explain=True`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.clock import Clock
+from gateway.errors import ConfigError
+from gateway.logs import get_logger
+from gateway.metrics import Metrics
+from gateway.models import Action, Decision, ShadowHit, SmsRequest, TraceStep
+from gateway.policy.loader import Rule, RuleSet, format_duration, load_rules
+from gateway.signals import Signals
+from gateway.velocity import CounterCheck, CounterResult, HitOutcome, VelocityStore, counter_key
+
+log = get_logger("gateway.policy")
+
+_ACTIONS = {"allow": Action.ALLOW, "block": Action.BLOCK, "drop": Action.DROP}
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What the dashboard shows about one rule."""
+
+    id: str
+    description: str
+    action: str
+    mode: str
+    status: int
+    file: str
+    velocity: str  # "" or "recipient: 5/10m, 20/24h (attempts)"
+
+
+@dataclass(frozen=True)
+class _Reservation:
+    keys: tuple[str, ...]
+    token: str
+
+
+class RuleEngine:
+    """Decides with the current rule set; `replace`/`reload` swap the set atomically.
+
+    Construct with a loaded RuleSet (`load_rules(path)`), a VelocityStore (`RedisVelocity` in the
+    gateway, `LocalVelocity` in `rules test`) and the clock. `path` enables `reload()`.
+    """
+
+    def __init__(
+        self,
+        rules: RuleSet,
+        store: VelocityStore,
+        *,
+        clock: Clock,
+        metrics: Metrics | None = None,
+        path: Path | None = None,
+        max_reservations: int = 100_000,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.metrics = metrics
+        self.path = path
+        self._rules = rules
+        self.loaded_at = clock.time()
+        self.last_error: ConfigError | None = None
+        self.last_error_at: float | None = None
+        self._reservations: OrderedDict[str, _Reservation] = OrderedDict()
+        self._max_reservations = max_reservations
+        self._reload_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ metadata for the dashboard
+
+    @property
+    def rules(self) -> RuleSet:
+        return self._rules
+
+    @property
+    def version(self) -> str:
+        return self._rules.version
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return self._rules.files
+
+    def rule_info(self) -> list[RuleInfo]:
+        out = []
+        for r in self._rules.rules:
+            vel = ""
+            if r.velocity is not None:
+                key = ", ".join(p.name for p in r.velocity.key) or "global"
+                wins = ", ".join(
+                    f"{w.limit}/{format_duration(w.seconds)}" for w in r.velocity.windows
+                )
+                vel = f"{key}: {wins} ({r.velocity.count})"
+            out.append(
+                RuleInfo(r.id, r.description, r.action, r.mode, r.status, str(r.location), vel)
+            )
+        return out
+
+    # ------------------------------------------------------------------------------- reloading
+
+    def replace(self, rules: RuleSet) -> None:
+        """Swap in a validated rule set (a single reference assignment: requests see old or new)."""
+        self._rules = rules
+        self.loaded_at = self.clock.time()
+        self.last_error = None
+        self.last_error_at = None
+
+    async def reload(self) -> bool:
+        """Load `path` in a thread, validate it completely, swap it in; refuse it when invalid."""
+        if self.path is None:
+            return False
+        async with self._reload_lock:
+            try:
+                rules = await asyncio.to_thread(load_rules, self.path)
+            except ConfigError as exc:
+                self.last_error = exc
+                self.last_error_at = self.clock.time()
+                if self.metrics:
+                    self.metrics.rules_reloads.labels(result="refused").inc()
+                log.error(
+                    "rules_reload_refused",
+                    version=self.version,
+                    problems=len(exc.problems),
+                    errors=[str(p) for p in exc.problems[:50]],
+                )
+                return False
+            if rules.version == self.version and self.last_error is None:
+                return True  # nothing changed (an editor touched a file)
+            self.replace(rules)
+            if self.metrics:
+                self.metrics.rules_reloads.labels(result="ok").inc()
+            log.info("rules_reloaded", version=rules.version, rules=len(rules.rules))
+            return True
+
+    # -------------------------------------------------------------------------------- deciding
+
+    async def decide(self, sms: SmsRequest, signals: Signals, *, explain: bool = False) -> Decision:
+        """Evaluate the rules for one request; counters are checked and updated in one call."""
+        return await self._evaluate(sms, signals, explain=explain, write=True)
+
+    async def explain(self, sms: SmsRequest, signals: Signals) -> Decision:
+        """Evaluate with the full trace, reading counters without writing them."""
+        return await self._evaluate(sms, signals, explain=True, write=False)
+
+    async def settle(
+        self, sms: SmsRequest, signals: Signals, decision: Decision, sent: bool
+    ) -> None:
+        """After the send attempt: give back `count: sent` reservations of a message not sent."""
+        reservation = self._reservations.pop(sms.request_id, None)
+        if reservation is not None and not sent:
+            await self.store.release(reservation.keys, reservation.token)
+
+    async def _evaluate(
+        self, sms: SmsRequest, signals: Signals, *, explain: bool, write: bool
+    ) -> Decision:
+        rs = self._rules
+        trace: list[TraceStep] = []
+        matched: list[tuple[Rule, CounterCheck | None, list[str] | None]] = []
+        checks: list[CounterCheck] = []
+        stopped_by: Rule | None = None
+        for rule in rs.rules:
+            if stopped_by is not None:
+                if explain:
+                    trace.append(
+                        TraceStep(rule.id, False, f"not reached ({stopped_by.id} decided)")
+                    )
+                continue
+            cond = rule.condition
+            if cond is not None and not cond.matches(signals):
+                if explain:
+                    trace.append(TraceStep(rule.id, False, cond.explain(signals)))
+                continue
+            vel = rule.velocity
+            if vel is None:
+                matched.append((rule, None, None))
+                if explain:
+                    trace.append(TraceStep(rule.id, True, _why(rule, signals)))
+                if rule.final:
+                    stopped_by = rule
+                continue
+            values = vel.values(signals)
+            if values is None:
+                if explain:
+                    trace.append(
+                        TraceStep(rule.id, False, "velocity key signal unknown: not counted")
+                    )
+                continue
+            check = CounterCheck(counter_key(rule.id, values), vel.windows, rule.final)
+            checks.append(check)
+            matched.append((rule, check, values))
+            if explain:
+                trace.append(TraceStep(rule.id, False, "pending"))  # filled in below
+
+        outcome = HitOutcome(())
+        token = ""
+        if checks:
+            now = self.clock.time()
+            if write:
+                token = os.urandom(8).hex()
+                outcome = await self.store.hit(checks, token, now)
+            else:
+                outcome = await self.store.peek(checks, now)
+            if outcome.fallback and self.metrics:
+                self.metrics.redis_fallbacks.labels(mode=outcome.fallback).inc()
+
+        shadow: list[ShadowHit] = []
+        tags: list[str] = []
+        reserved: list[str] = []
+        decision: Decision | None = None
+        j = 0
+        for rule, maybe_check, values in matched:
+            if maybe_check is not None:
+                check = maybe_check
+                result = outcome.results[j]
+                j += 1
+                assert rule.velocity is not None
+                assert values is not None
+                if result is None:
+                    detail = "not reached (an earlier velocity rule refused)"
+                    _fill(trace, rule.id, False, detail, explain)
+                    continue
+                counts = self._counts(rule, values, result)
+                if outcome.fallback:
+                    counts += f" [redis unavailable: {outcome.fallback}]"
+                if not result.exceeded:
+                    if rule.velocity.count == "sent" and write:
+                        reserved.append(check.key)
+                    _fill(trace, rule.id, False, f"under limit: {counts}", explain)
+                    continue
+                reason = self._reason(rule, values, result, outcome.fallback)
+                _fill(trace, rule.id, True, f"over limit: {counts}", explain)
+            else:
+                reason = rule.description
+            if decision is not None:
+                continue  # explain mode: trace after the deciding rule
+            if rule.shadow:
+                shadow.append(ShadowHit(rule.id, rule.action, reason))
+                continue
+            if rule.action == "tag":
+                tags.extend(rule.tags)
+                continue
+            action = _ACTIONS[rule.action]
+            decision = Decision(
+                action,
+                rule_id=rule.id,
+                reason=reason,
+                status=rule.status if action is Action.BLOCK else 200,
+            )
+            if not explain:
+                break
+        if decision is None:
+            d = rs.default
+            decision = Decision(
+                _ACTIONS[d.action],
+                rule_id=None,
+                reason=f"default action ({d.action})",
+                status=d.status if d.action == "block" else 200,
+            )
+            if explain:
+                trace.append(TraceStep("default", True, f"no final rule matched: {d.action}"))
+
+        if reserved:
+            if decision.action is Action.ALLOW:
+                self._reserve(sms.request_id, _Reservation(tuple(reserved), token))
+            else:  # refused: give the budget back now, in the background (batched with others)
+                self._background(self.store.release(tuple(reserved), token))
+        if not explain:
+            trace = [TraceStep(decision.rule_id or "default", True, decision.reason)]
+            trace += [TraceStep(h.rule_id, True, f"shadow: would have {h.action}") for h in shadow]
+        return Decision(
+            decision.action,
+            rule_id=decision.rule_id,
+            reason=decision.reason,
+            status=decision.status,
+            shadow=tuple(shadow),
+            tags=tuple(dict.fromkeys(tags)),
+            trace=tuple(trace),
+        )
+
+    @staticmethod
+    def _counts(rule: Rule, values: list[str], result: CounterResult) -> str:
+        assert rule.velocity is not None
+        wins = ", ".join(
+            f"{c} in {format_duration(w.seconds)} (limit {w.limit})"
+            for c, w in zip(result.counts, rule.velocity.windows, strict=True)
+        )
+        return f"{rule.velocity.describe(values)}: {wins}"
+
+    @staticmethod
+    def _reason(rule: Rule, values: list[str], result: CounterResult, fallback: str | None) -> str:
+        vel = rule.velocity
+        assert vel is not None
+        assert result.over is not None
+        window = vel.windows[result.over]
+        count = result.counts[result.over]
+        verb = "sent" if vel.count == "sent" else "made"
+        noun = "" if vel.count == "sent" else " attempts"
+        text = (
+            f"{vel.describe(values)} {verb} {count}{noun} in {format_duration(window.seconds)}, "
+            f"limit {window.limit}"
+        )
+        if fallback == "block":
+            text = f"velocity store unavailable (redis.on_error=block): {rule.id}"
+        elif fallback == "local":
+            text += " (per-process counters: redis unavailable)"
+        return text
+
+    def _reserve(self, request_id: str, reservation: _Reservation) -> None:
+        self._reservations[request_id] = reservation
+        if len(self._reservations) > self._max_reservations:
+            self._reservations.popitem(last=False)  # never settled: keep the count (fail closed)
+
+    def _background(self, coro: object) -> None:
+        assert asyncio.iscoroutine(coro)
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _why(rule: Rule, signals: Signals) -> str:
+    if rule.condition is None:
+        return "no conditions"
+    return rule.condition.explain(signals)
+
+
+def _fill(trace: list[TraceStep], rule_id: str, matched: bool, detail: str, explain: bool) -> None:
+    if not explain:
+        return
+    for i in range(len(trace) - 1, -1, -1):
+        if trace[i].rule_id == rule_id:
+            trace[i] = TraceStep(rule_id, matched, detail)
+            return

@@ -1,0 +1,96 @@
+"""The names rules use for signals, mapped to `Signals` fields in one table.
+
+Each entry says how to read the value and its kind; the kind decides which conditions apply and how
+their values are validated (a country must be a known ISO code, an ASN an integer, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from gateway.signals import Signals
+
+Kind = Literal["phone", "country", "phone_type", "bool", "int", "asn", "ip", "str"]
+
+Getter = Callable[[Signals], object]
+
+
+@dataclass(frozen=True, slots=True)
+class SignalSpec:
+    name: str
+    kind: Kind
+    get: Getter
+    help: str
+
+
+def _spec(name: str, kind: Kind, get: Getter, help: str) -> tuple[str, SignalSpec]:
+    return name, SignalSpec(name, kind, get, help)
+
+
+# The one table. `phone.prefix` is special: it needs `digits: N` (see prefix_getter).
+SIGNALS: dict[str, SignalSpec] = dict(
+    [
+        _spec("phone.e164", "phone", lambda s: s.e164, "the recipient in E.164, '+447700900123'"),
+        _spec("phone.country", "country", lambda s: s.phone_country, "ISO region of the number"),
+        _spec(
+            "phone.type",
+            "phone_type",
+            lambda s: s.number_type,
+            "MOBILE, FIXED_LINE, FIXED_LINE_OR_MOBILE, VOIP, PREMIUM_RATE, SHARED_COST, ...",
+        ),
+        _spec("phone.valid", "bool", lambda s: s.phone_valid, "the number is valid for its region"),
+        _spec("phone.calling_code", "int", lambda s: s.calling_code, "country calling code, 44"),
+        _spec(
+            "phone.prefix",
+            "phone",
+            lambda s: s.e164.lstrip("+"),
+            "the first `digits` digits of the number, without '+'",
+        ),
+        _spec("ip", "ip", lambda s: s.ip, "the end user's IP (v4 or v6)"),
+        _spec("ip.net", "str", lambda s: s.ip_net, "the IP's /24 (v4) or /64 (v6) network"),
+        _spec("ip.country", "country", lambda s: s.ip_country, "ISO country of the IP"),
+        _spec("ip.asn", "asn", lambda s: s.asn, "autonomous system number of the IP"),
+        _spec("ip.org", "str", lambda s: s.as_org, "organisation owning the AS"),
+        _spec("ip.anonymous", "bool", lambda s: s.ip_anonymous, "any anonymiser (VPN, proxy, Tor)"),
+        _spec("ip.hosting", "bool", lambda s: s.ip_hosting, "a hosting / cloud provider"),
+        _spec("ip.tor", "bool", lambda s: s.ip_tor, "a Tor exit node"),
+        _spec("ip.proxy", "bool", lambda s: s.ip_proxy, "a public proxy"),
+        _spec("ua", "str", lambda s: s.user_agent, "the raw user agent"),
+        _spec(
+            "ua.family", "str", lambda s: s.ua_family, "Chrome, Safari, curl, HeadlessChrome ..."
+        ),
+        _spec(
+            "ua.automation",
+            "bool",
+            lambda s: s.ua_automation,
+            "headless browser, HTTP library or other automation marker",
+        ),
+        _spec("language", "str", lambda s: s.language, "the request's language"),
+        _spec("message_type", "str", lambda s: s.message_type, "Auth0 message type: sms, voice"),
+        _spec(
+            "body.template_ok",
+            "bool",
+            lambda s: s.body_matches_template,
+            "the body matches the expected OTP template",
+        ),
+        _spec("body.code_length", "int", lambda s: s.code_length, "digits in the one-time code"),
+    ]
+)
+
+# Velocity keys may also use these names.
+ALIASES = {"recipient": "phone.e164", "asn": "ip.asn", "country": "phone.country"}
+
+
+def prefix_getter(digits: int) -> Getter:
+    """Reads `phone.prefix` with N digits."""
+
+    def get(s: Signals) -> object:
+        return s.prefix(digits)
+
+    return get
+
+
+def resolve(name: str) -> SignalSpec | None:
+    return SIGNALS.get(ALIASES.get(name, name))
