@@ -1,0 +1,77 @@
+"""Wiring: setup(app) publishes the extractor, opens GeoIP at startup, reports readiness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.pytest_plugin import AiohttpClient
+
+from gateway import signals
+from gateway.appkeys import READINESS, SETTINGS, SIGNALS
+from gateway.errors import ConfigError
+from gateway.health import Readiness, readyz
+from gateway.settings import GeoipSettings, Settings, SignalsSettings
+from gateway.signals import SignalExtractor
+from tests.geoip_fixtures import write_country_db
+from tests.signals.helpers import sms
+
+
+def make_app(settings: Settings) -> web.Application:
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[READINESS] = Readiness()
+    app.router.add_get("/readyz", readyz)
+    signals.setup(app)
+    return app
+
+
+async def test_readiness_lists_loaded_databases(
+    tmp_path: Path, aiohttp_client: AiohttpClient
+) -> None:
+    """With a country database, /readyz shows geoip ok with the database's type."""
+    db = write_country_db(tmp_path / "country.mmdb", {"203.0.113.0/24": "GB"})
+    client = await aiohttp_client(make_app(Settings(geoip=GeoipSettings(country_db=db))))
+    body = await (await client.get("/readyz")).json()
+    assert body["checks"]["geoip"]["status"] == "ok"
+    assert "country_db: GeoLite2-Country built" in body["checks"]["geoip"]["detail"]
+
+
+async def test_extractor_uses_databases_opened_at_startup(
+    tmp_path: Path, aiohttp_client: AiohttpClient
+) -> None:
+    """After startup app[SIGNALS] looks addresses up in the configured database."""
+    db = write_country_db(tmp_path / "country.mmdb", {"203.0.113.0/24": "GB"})
+    app = make_app(Settings(geoip=GeoipSettings(country_db=db)))
+    await aiohttp_client(app)
+    assert app[SIGNALS].compute(sms(ip="203.0.113.9")).ip_country == "GB"
+
+
+async def test_no_database_is_a_warning_not_a_failure(aiohttp_client: AiohttpClient) -> None:
+    """Without databases the gateway is ready; geoip warns that IP conditions are unknown."""
+    client = await aiohttp_client(make_app(Settings()))
+    response = await client.get("/readyz")
+    body = await response.json()
+    assert response.status == 200
+    assert body["checks"]["geoip"] == {
+        "status": "warn",
+        "detail": "no database configured: IP conditions are unknown",
+    }
+
+
+async def test_missing_database_fails_startup_naming_the_key(
+    tmp_path: Path, aiohttp_client: AiohttpClient
+) -> None:
+    """A configured database path that does not exist stops startup with geoip.<key>."""
+    settings = Settings(geoip=GeoipSettings(country_db=tmp_path / "nope.mmdb"))
+    with pytest.raises(ConfigError, match=r"geoip\.country_db: .*nope\.mmdb does not exist"):
+        await aiohttp_client(make_app(settings))
+
+
+def test_extractor_is_published_before_startup_with_configured_templates() -> None:
+    """app[SIGNALS] exists right after setup and uses signals.expected_templates."""
+    app = make_app(Settings(signals=SignalsSettings(expected_templates=["Code: @@password@@"])))
+    extractor = app[SIGNALS]
+    assert isinstance(extractor, SignalExtractor)
+    assert extractor.compute(sms(body="Code: 1234")).body_matches_template is True
