@@ -1,0 +1,236 @@
+"""The router over real fake providers: routes, failover, deadline sharing, circuit breakers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis
+
+from gateway.clock import Clock, FakeClock, SystemClock
+from gateway.errors import AllProvidersFailed
+from gateway.metrics import Metrics
+from gateway.models import OutboundSms
+from gateway.providers import Deps, build_router
+from gateway.providers.breaker import CircuitState
+from gateway.providers.router import ProviderRouter
+from gateway.settings import Settings
+from tests.providers.conftest import StartFake
+from tests.providers.fakes import TWILIO_SID, TWILIO_SPEC, VONAGE_SPEC, FakeApi, Reply
+from tests.providers.test_twilio import CREATED
+from tests.providers.test_twilio import PATH as TWILIO_PATH
+from tests.providers.test_vonage import PATH as VONAGE_PATH
+from tests.providers.test_vonage import sent
+
+SMS = OutboundSms("msg-1", "+447700900123", "Your code is 123456", "GB")
+US_SMS = OutboundSms("msg-2", "+14155550123", "Your code is 654321", "US")
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+def settings(twilio_url: str, vonage_url: str, routes: Any = None, **twilio: Any) -> Settings:
+    common = {"read_timeout_s": 0.3, "backoff_base_s": 0.01, "backoff_max_s": 0.05}
+    return Settings.model_validate(
+        {
+            "providers": [
+                {
+                    "name": "twilio",
+                    "type": "twilio",
+                    "base_url": twilio_url,
+                    "account_sid": TWILIO_SID,
+                    "auth_token": "t",
+                    "from": "+15005550006",
+                    **common,
+                    **twilio,
+                },
+                {
+                    "name": "vonage",
+                    "type": "vonage",
+                    "base_url": vonage_url,
+                    "api_key": "abcd1234",
+                    "api_secret": "abcdef0123456789",
+                    "from": "Acme",
+                    **common,
+                },
+            ],
+            "routes": routes or {},
+        }
+    )
+
+
+class Pair:
+    """A Twilio fake and a Vonage fake, and a router over both."""
+
+    def __init__(self, twilio: FakeApi, vonage: FakeApi, router: ProviderRouter) -> None:
+        self.twilio, self.vonage, self.router = twilio, vonage, router
+
+    @property
+    def accepted(self) -> int:
+        return self.twilio.accepted + self.vonage.accepted
+
+
+async def pair(
+    fake_api: StartFake,
+    session: aiohttp.ClientSession,
+    redis: Redis,
+    twilio: list[Reply],
+    vonage: list[Reply],
+    *,
+    clock: Clock | None = None,
+    metrics: Metrics | None = None,
+    routes: Any = None,
+    **twilio_settings: Any,
+) -> Pair:
+    t, t_url = await fake_api(TWILIO_PATH, twilio, spec=TWILIO_SPEC)
+    v, v_url = await fake_api(VONAGE_PATH, vonage, spec=VONAGE_SPEC)
+    deps = Deps(session, redis, clock or SystemClock(), metrics or Metrics())
+    return Pair(t, v, build_router(settings(t_url, v_url, routes, **twilio_settings), deps))
+
+
+async def test_failover_after_server_errors_sends_exactly_one_sms(
+    fake_api: StartFake, session: aiohttp.ClientSession, redis: Redis
+) -> None:
+    """The first provider answers 500; the second sends; one SMS in total across both."""
+    p = await pair(fake_api, session, redis, [Reply(500)], [Reply(200, sent())])
+    result = await p.router.send(SMS, time.monotonic() + 5)
+    assert (result.provider, p.accepted, p.twilio.accepted) == ("vonage", 1, 0)
+    assert len(p.twilio.received) == 3  # max_attempts on the first provider, then failover
+    assert any("twilio" in e for e in result.errors)
+
+
+async def test_hanging_first_provider_leaves_time_for_the_second(
+    fake_api: StartFake, session: aiohttp.ClientSession, redis: Redis
+) -> None:
+    """A first provider that hangs (read timeout beyond the deadline) cannot eat the deadline."""
+    p = await pair(
+        fake_api, session, redis, [Reply(hang=True)], [Reply(200, sent())], read_timeout_s=30
+    )
+    result = await p.router.send(SMS, time.monotonic() + 1.2)
+    assert (result.provider, len(p.twilio.received), p.accepted) == ("vonage", 1, 1)
+
+
+async def test_all_providers_failing_raises_all_providers_failed(
+    fake_api: StartFake, session: aiohttp.ClientSession, redis: Redis
+) -> None:
+    """When every provider on the route fails, AllProvidersFailed carries each one's error."""
+    p = await pair(fake_api, session, redis, [Reply(500)], [Reply(503)])
+    with pytest.raises(AllProvidersFailed) as caught:
+        await p.router.send(SMS, time.monotonic() + 5)
+    assert [e.provider for e in caught.value.errors] == ["twilio", "vonage"]
+    assert p.accepted == 0
+
+
+async def test_country_route_sets_the_order(
+    fake_api: StartFake, session: aiohttp.ClientSession, redis: Redis
+) -> None:
+    """GB routed to [vonage, twilio] goes to Vonage; other countries follow "default"."""
+    routes = {"GB": ["vonage", "twilio"], "default": ["twilio"]}
+    p = await pair(
+        fake_api, session, redis, [Reply(201, CREATED)], [Reply(200, sent())], routes=routes
+    )
+    gb = await p.router.send(SMS, time.monotonic() + 5)
+    us = await p.router.send(US_SMS, time.monotonic() + 5)
+    assert (gb.provider, us.provider) == ("vonage", "twilio")
+
+
+async def test_without_routes_every_provider_is_tried_in_settings_order(
+    fake_api: StartFake, session: aiohttp.ClientSession, redis: Redis
+) -> None:
+    """No routes at all: all providers, in the order the settings list them."""
+    p = await pair(fake_api, session, redis, [Reply(201, CREATED)], [Reply(200, sent())])
+    assert (p.router.route_for("FR"), p.router.route_for(None)) == (
+        ["twilio", "vonage"],
+        ["twilio", "vonage"],
+    )
+
+
+async def test_circuit_opens_after_failures_and_the_provider_is_skipped(
+    fake_api: StartFake, session: aiohttp.ClientSession, redis: Redis
+) -> None:
+    """After failure_threshold failed sends the first provider is not contacted at all."""
+    clock, metrics = FakeClock(), Metrics()
+    p = await pair(
+        fake_api,
+        session,
+        redis,
+        [Reply(500)],
+        [Reply(200, sent())],
+        clock=clock,
+        metrics=metrics,
+        max_attempts=1,
+        breaker={"failure_threshold": 2, "reset_after_s": 30},
+    )
+    for _ in range(3):
+        await p.router.send(SMS, clock.monotonic() + 5)
+    assert (len(p.twilio.received), p.vonage.accepted) == (2, 3)
+    assert p.router.states()["twilio"] is CircuitState.OPEN
+    assert metrics.circuit_state.labels("twilio")._value.get() == 2
+
+
+async def test_half_open_trial_success_closes_the_circuit(
+    fake_api: StartFake, session: aiohttp.ClientSession, redis: Redis
+) -> None:
+    """After reset_after_s one trial goes to the recovered provider, and its success closes it."""
+    clock = FakeClock()
+    p = await pair(
+        fake_api,
+        session,
+        redis,
+        [Reply(500), Reply(201, CREATED)],
+        [Reply(200, sent())],
+        clock=clock,
+        max_attempts=1,
+        breaker={"failure_threshold": 1, "reset_after_s": 30},
+    )
+    await p.router.send(SMS, clock.monotonic() + 5)
+    clock.advance(30)
+    result = await p.router.send(SMS, clock.monotonic() + 5)
+    assert (result.provider, p.router.states()["twilio"]) == ("twilio", CircuitState.CLOSED)
+
+
+async def test_refused_message_does_not_open_the_circuit(
+    fake_api: StartFake, session: aiohttp.ClientSession, redis: Redis
+) -> None:
+    """A 400 for one bad number fails over but leaves the provider's circuit closed."""
+    body = {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}
+    p = await pair(
+        fake_api,
+        session,
+        redis,
+        [Reply(400, body)],
+        [Reply(200, sent())],
+        breaker={"failure_threshold": 1, "reset_after_s": 30},
+    )
+    result = await p.router.send(SMS, time.monotonic() + 5)
+    assert (result.provider, p.router.states()["twilio"]) == ("vonage", CircuitState.CLOSED)
+
+
+async def test_every_circuit_open_fails_without_calling_anyone(
+    fake_api: StartFake, session: aiohttp.ClientSession, redis: Redis
+) -> None:
+    """With every circuit open, send fails at once and names the open circuits."""
+    clock = FakeClock()
+    p = await pair(
+        fake_api,
+        session,
+        redis,
+        [Reply(500)],
+        [Reply(200, sent())],
+        clock=clock,
+        routes={"default": ["twilio"]},
+        max_attempts=1,
+        breaker={"failure_threshold": 1, "reset_after_s": 30},
+    )
+    with pytest.raises(AllProvidersFailed):
+        await p.router.send(SMS, clock.monotonic() + 5)
+    with pytest.raises(AllProvidersFailed, match="circuit open: twilio"):
+        await p.router.send(SMS, clock.monotonic() + 5)
+    assert len(p.twilio.received) == 1
