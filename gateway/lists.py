@@ -56,6 +56,7 @@ _COUNTRY_HINTS = {"UK": "GB", "EL": "GR"}
 
 _U32 = "I" if array("I").itemsize == 4 else "L"  # an unsigned 32-bit array type code
 _V4_MAX = (1 << 32) - 1
+_V4_LENGTHS = {str(n): n for n in range(33)}
 _ASN_MAX = (1 << 32) - 1
 
 # What list items look like while loading: the text and where it was written. Locations are
@@ -228,7 +229,7 @@ def read_list_file(path: Path) -> list[tuple[str, Location]]:
 
 def load_list_file(kind: str, path: Path, name: str) -> NamedList:
     """Read and build a list file in one pass, without keeping per-line objects (for big lists)."""
-    return _load(kind, ((item, where) for item, where in _iter_file(path)), name)
+    return _load(kind, _iter_file(path), name)
 
 
 async def load_list_file_async(kind: str, path: Path, name: str) -> NamedList:
@@ -248,7 +249,10 @@ def _iter_file(path: Path) -> Iterator[tuple[str, tuple[str, int, int]]]:
         lineno = 0
         try:
             for lineno, raw in enumerate(handle, start=1):
-                item, col = _strip_line(raw)
+                if "#" in raw or raw[:1].isspace():
+                    item, col = _strip_line(raw)
+                else:  # the common case: an item alone at the start of its line
+                    item, col = raw.rstrip(), 1
                 if item:
                     yield item, (file, lineno, col)
         except UnicodeDecodeError as exc:
@@ -344,7 +348,22 @@ def _load_cidr(items: Iterable[tuple[str, _Where]], name: str, bad: _BadSink) ->
     v4_keys: array[int] = array("Q")
     v6: list[tuple[int, int]] = []
     entries = 0
+    pton, af_inet, lengths = socket.inet_pton, socket.AF_INET, _V4_LENGTHS
     for item, where in items:
+        # Fast path for the bulk of big lists, "a.b.c.d/n" with a clean network address;
+        # anything else (errors included) goes through the full parser below.
+        addr, _, length = item.partition("/")
+        plen = lengths.get(length)
+        if plen is not None and ":" not in addr:
+            try:
+                value = int.from_bytes(pton(af_inet, addr), "big")
+            except OSError:
+                value = -1
+            host_bits = 32 - plen
+            if value >= 0 and not value & ((1 << host_bits) - 1):
+                entries += 1
+                v4_keys.append(value << 6 | host_bits)
+                continue
         try:
             version, start, host_bits = _parse_cidr(item)
         except _BadItem as exc:
