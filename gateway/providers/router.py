@@ -8,6 +8,7 @@ ProviderError fails over to the next one; when none is left, AllProvidersFailed.
 Time: each provider gets a slice of what is left so that a hanging provider cannot eat the whole
 deadline. With k providers still to try, the next one may use half of the remaining time (the
 last one all of it): two providers and 10 s give the first 5 s and the second whatever is left.
+Everything ends DEADLINE_MARGIN_S before the deadline, so the caller gets an answer in time.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from gateway.providers.breaker import CircuitBreaker, CircuitState
 from gateway.providers.retry import SendFailed
 
 log = get_logger("gateway.providers")
+
+# Providers must be done this long before the caller's deadline, so that the answer (sent or
+# failed) reaches the caller before any timeout of its own at the deadline fires.
+DEADLINE_MARGIN_S = 0.05
 
 
 class ProviderRouter:
@@ -54,6 +59,7 @@ class ProviderRouter:
         Raises AllProvidersFailed (with every provider's error) when none did.
         """
         route = self.route_for(sms.country)
+        deadline -= DEADLINE_MARGIN_S
         errors: list[ProviderError] = []
         skipped: list[str] = []
         attempts = 0
