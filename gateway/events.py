@@ -42,6 +42,8 @@ log = get_logger("gateway.events")
 STREAM_KEY = "smsguard:events"
 MINUTE_PREFIX = "smsguard:agg:m:"
 HOUR_PREFIX = "smsguard:agg:h:"
+# ASN -> organisation name, for the dashboard's top lists (aggregates count by ASN number only).
+ASN_NAMES_KEY = "smsguard:events:asn-names"
 
 # Aggregate dimension code -> event field counted under it (per action).
 DIMENSIONS: dict[str, str] = {
@@ -307,6 +309,11 @@ class EventRecorder:
             pipe.hincrby(key, field, n)
         for key in {k for k, _ in counts}:
             pipe.expire(key, self._retention_s)
+        orgs: dict[Any, Any] = {
+            str(e["asn"]): str(e["as_org"]) for e in batch if e.get("asn") and e.get("as_org")
+        }
+        if orgs:
+            pipe.hset(ASN_NAMES_KEY, mapping=orgs)
         await pipe.execute()
         self.stats.pipelines += 1
         self.stats.written += len(batch)

@@ -286,6 +286,14 @@ class Overrides:
         }
         pipe.xadd(AUDIT_KEY, {"e": json.dumps(entry)}, maxlen=AUDIT_MAX, approximate=True)
 
+    async def note(self, change: str, *, author: str, reason: str, **fields: Any) -> None:
+        """Audit an action that is not an override (a PIN unlock ...) in the same log."""
+        entry = {"time": self._clock.time(), "change": change, "author": author, "reason": reason}
+        entry.update(fields)
+        await self._redis.xadd(
+            AUDIT_KEY, {"e": json.dumps(entry)}, maxlen=AUDIT_MAX, approximate=True
+        )
+
     # -- keeping the cache in step ----------------------------------------------------------------
 
     async def reload(self) -> None:
