@@ -160,6 +160,13 @@ class LocalVelocity:
                 break
         return HitOutcome(tuple(results))
 
+    def preload(self, key: str, count: int, now: float) -> None:
+        """Record `count` events at `now` on one counter (`rules test` counter state)."""
+        entry = self._logs.setdefault(key, _Log())
+        for i in range(count):
+            entry.times.append(now)
+            entry.tokens.append(f"preload-{i}")
+
     def release_now(self, keys: Sequence[str], token: str) -> None:
         for key in keys:
             entry = self._logs.get(key)

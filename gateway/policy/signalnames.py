@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Literal
 
 from gateway.signals import Signals
@@ -21,61 +22,65 @@ Getter = Callable[[Signals], object]
 class SignalSpec:
     name: str
     kind: Kind
+    field: str  # the Signals attribute ("" for phone.prefix, computed from e164)
     get: Getter
     help: str
 
 
-def _spec(name: str, kind: Kind, get: Getter, help: str) -> tuple[str, SignalSpec]:
-    return name, SignalSpec(name, kind, get, help)
+def _spec(name: str, kind: Kind, field: str, help: str) -> tuple[str, SignalSpec]:
+    get: Getter = attrgetter(field) if field else _digits
+    return name, SignalSpec(name, kind, field, get, help)
+
+
+def _digits(s: Signals) -> object:
+    return s.e164.lstrip("+")
 
 
 # The one table. `phone.prefix` is special: it needs `digits: N` (see prefix_getter).
 SIGNALS: dict[str, SignalSpec] = dict(
     [
-        _spec("phone.e164", "phone", lambda s: s.e164, "the recipient in E.164, '+447700900123'"),
-        _spec("phone.country", "country", lambda s: s.phone_country, "ISO region of the number"),
+        _spec("phone.e164", "phone", "e164", "the recipient in E.164, '+447700900123'"),
+        _spec("phone.country", "country", "phone_country", "ISO region of the number"),
         _spec(
             "phone.type",
             "phone_type",
-            lambda s: s.number_type,
+            "number_type",
             "MOBILE, FIXED_LINE, FIXED_LINE_OR_MOBILE, VOIP, PREMIUM_RATE, SHARED_COST, ...",
         ),
-        _spec("phone.valid", "bool", lambda s: s.phone_valid, "the number is valid for its region"),
-        _spec("phone.calling_code", "int", lambda s: s.calling_code, "country calling code, 44"),
+        _spec("phone.valid", "bool", "phone_valid", "the number is valid for its region"),
+        _spec("phone.calling_code", "int", "calling_code", "country calling code, 44"),
         _spec(
             "phone.prefix",
             "phone",
-            lambda s: s.e164.lstrip("+"),
+            "",
             "the first `digits` digits of the number, without '+'",
         ),
-        _spec("ip", "ip", lambda s: s.ip, "the end user's IP (v4 or v6)"),
-        _spec("ip.net", "str", lambda s: s.ip_net, "the IP's /24 (v4) or /64 (v6) network"),
-        _spec("ip.country", "country", lambda s: s.ip_country, "ISO country of the IP"),
-        _spec("ip.asn", "asn", lambda s: s.asn, "autonomous system number of the IP"),
-        _spec("ip.org", "str", lambda s: s.as_org, "organisation owning the AS"),
-        _spec("ip.anonymous", "bool", lambda s: s.ip_anonymous, "any anonymiser (VPN, proxy, Tor)"),
-        _spec("ip.hosting", "bool", lambda s: s.ip_hosting, "a hosting / cloud provider"),
-        _spec("ip.tor", "bool", lambda s: s.ip_tor, "a Tor exit node"),
-        _spec("ip.proxy", "bool", lambda s: s.ip_proxy, "a public proxy"),
-        _spec("ua", "str", lambda s: s.user_agent, "the raw user agent"),
-        _spec(
-            "ua.family", "str", lambda s: s.ua_family, "Chrome, Safari, curl, HeadlessChrome ..."
-        ),
+        _spec("ip", "ip", "ip", "the end user's IP (v4 or v6)"),
+        _spec("ip.net", "str", "ip_net", "the IP's /24 (v4) or /64 (v6) network"),
+        _spec("ip.country", "country", "ip_country", "ISO country of the IP"),
+        _spec("ip.asn", "asn", "asn", "autonomous system number of the IP"),
+        _spec("ip.org", "str", "as_org", "organisation owning the AS"),
+        _spec("ip.anonymous", "bool", "ip_anonymous", "any anonymiser (VPN, proxy, Tor)"),
+        _spec("ip.hosting", "bool", "ip_hosting", "a hosting / cloud provider"),
+        _spec("ip.tor", "bool", "ip_tor", "a Tor exit node"),
+        _spec("ip.proxy", "bool", "ip_proxy", "a public proxy"),
+        _spec("ua", "str", "user_agent", "the raw user agent"),
+        _spec("ua.family", "str", "ua_family", "Chrome, Safari, curl, HeadlessChrome ..."),
         _spec(
             "ua.automation",
             "bool",
-            lambda s: s.ua_automation,
+            "ua_automation",
             "headless browser, HTTP library or other automation marker",
         ),
-        _spec("language", "str", lambda s: s.language, "the request's language"),
-        _spec("message_type", "str", lambda s: s.message_type, "Auth0 message type: sms, voice"),
+        _spec("language", "str", "language", "the request's language"),
+        _spec("message_type", "str", "message_type", "Auth0 message type: sms, voice"),
         _spec(
             "body.template_ok",
             "bool",
-            lambda s: s.body_matches_template,
+            "body_matches_template",
             "the body matches the expected OTP template",
         ),
-        _spec("body.code_length", "int", lambda s: s.code_length, "digits in the one-time code"),
+        _spec("body.code_length", "int", "code_length", "digits in the one-time code"),
     ]
 )
 
