@@ -1,0 +1,243 @@
+"""The raw material of simulated traffic: phone numbers, IP pools, user agents, languages.
+
+Every draw takes a `random.Random`, so a seed reproduces the same traffic. IP pools are plausible,
+not authoritative: without a GeoIP database the gateway does not geolocate them anyway, and the
+country the simulator claims for an address travels in Auth0's `req.geoip` (Action payload shape).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+# Where a consumer app's real users are (weights, roughly a global app's sign-ins by country).
+LEGIT_COUNTRIES: dict[str, int] = {
+    "US": 30, "GB": 9, "DE": 7, "FR": 6, "BR": 7, "IN": 8, "ES": 4, "IT": 4, "MX": 4, "CA": 4,
+    "AU": 3, "NL": 2, "PL": 2, "JP": 2, "TR": 2, "ID": 2, "PH": 2, "NG": 1, "ZA": 1, "SE": 1,
+    "AR": 1,
+}  # fmt: skip
+
+# Destinations commonly abused for pumping (high termination fees, few real users).
+PUMPING_COUNTRIES: tuple[str, ...] = (
+    "UZ", "TJ", "KG", "AZ", "MV", "WS", "TO", "SB", "PG", "TL", "MR", "SL", "GN", "TD", "LB", "MM",
+)  # fmt: skip
+# Mainstream but expensive destinations that low-and-slow campaigns mix in.
+EXPENSIVE_COUNTRIES: tuple[str, ...] = ("ID", "NG", "PK", "PH", "EG", "RU", "BD")
+
+# Premium-rate and shared-cost ranges that phonenumbers knows (for the premium scenario).
+PREMIUM_REGIONS: tuple[str, ...] = ("GB", "DE", "FR", "IT", "ES", "AT", "BE", "CH", "AU", "LB")
+SHARED_COST_REGIONS: tuple[str, ...] = ("GB", "FR", "DE", "ES", "BE", "CH", "AT", "IT", "PL")
+
+LANGUAGES: dict[str, str] = {
+    "US": "en-US", "GB": "en-GB", "DE": "de-DE", "FR": "fr-FR", "BR": "pt-BR", "IN": "en-IN",
+    "ES": "es-ES", "IT": "it-IT", "MX": "es-MX", "CA": "en-CA", "AU": "en-AU", "NL": "nl-NL",
+    "PL": "pl-PL", "JP": "ja-JP", "TR": "tr-TR", "ID": "id-ID", "PH": "en-PH", "NG": "en-NG",
+    "ZA": "en-ZA", "SE": "sv-SE", "AR": "es-AR", "RU": "ru-RU", "UZ": "uz-UZ", "EG": "ar-EG",
+}  # fmt: skip
+
+# First octets per country, used as "residential ISP" space (synthetic, distinct per country).
+RESIDENTIAL_OCTETS: dict[str, tuple[int, ...]] = {
+    "US": (24, 67, 68, 71, 73, 75, 76, 98, 99, 174), "GB": (81, 82, 86, 109), "DE": (79, 84, 87),
+    "FR": (78, 80, 88, 90), "BR": (177, 179, 189, 201), "IN": (49, 106, 117, 223), "ES": (83, 85),
+    "IT": (79, 93), "MX": (187, 189), "CA": (70, 142), "AU": (101, 110), "NL": (77, 94),
+    "PL": (31, 83), "JP": (126, 153), "TR": (78, 88), "ID": (36, 114), "PH": (112, 124),
+    "NG": (102, 105), "ZA": (41, 196), "SE": (83, 90), "AR": (181, 186), "RU": (5, 95),
+    "EG": (41, 156), "PK": (39, 119), "BD": (103, 202),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HostingNetwork:
+    """A hosting provider's address space as /16s (one ASN, one country)."""
+
+    asn: int
+    org: str
+    country: str
+    blocks: tuple[str, ...]  # "a.b" of each /16
+
+
+HOSTING: tuple[HostingNetwork, ...] = (
+    HostingNetwork(16509, "Amazon", "US", ("3.84", "18.204", "54.90", "52.14")),
+    HostingNetwork(14061, "DigitalOcean", "NL", ("159.89", "167.99", "178.62", "134.209")),
+    HostingNetwork(24940, "Hetzner", "DE", ("95.216", "116.203", "135.181")),
+    HostingNetwork(16276, "OVH", "FR", ("51.68", "51.75", "54.36")),
+    HostingNetwork(20473, "Vultr", "SG", ("45.32", "45.76", "149.28")),
+    HostingNetwork(396982, "Google Cloud", "US", ("34.72", "35.184")),
+)
+
+BROWSER_AGENTS: tuple[tuple[str, int], ...] = (
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+     "Gecko) Version/17.5 Mobile/15E148 Safari/604.1", 28),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+     "Gecko) Version/18.1 Mobile/15E148 Safari/604.1", 10),
+    ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0.0.0 Mobile Safari/537.36", 28),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0.0.0 Safari/537.36", 14),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/17.6 Safari/605.1.15", 5),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0.0.0 Safari/537.36", 5),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0", 5),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", 4),
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", 1),
+    ("Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36", 5),
+)  # fmt: skip
+
+SCRIPTED_AGENTS: tuple[str, ...] = (
+    "python-requests/2.32.3",
+    "curl/8.7.1",
+    "Go-http-client/2.0",
+    "okhttp/4.12.0",
+    "axios/1.7.7",
+    "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "HeadlessChrome/131.0.0.0 Safari/537.36",
+)
+
+
+def weighted(rng: random.Random, table: dict[str, int]) -> str:
+    return rng.choices(list(table), weights=list(table.values()))[0]
+
+
+def browser_agent(rng: random.Random) -> str:
+    return rng.choices([ua for ua, _ in BROWSER_AGENTS], weights=[w for _, w in BROWSER_AGENTS])[0]
+
+
+def accept_language(country: str) -> str:
+    """An Accept-Language value for a browser set up in `country` (English as the fallback)."""
+    primary = LANGUAGES.get(country, "en-US")
+    lang = primary.split("-")[0]
+    if lang == "en":
+        return f"{primary},en;q=0.9"
+    return f"{primary},{lang};q=0.9,en;q=0.8"
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+
+def is_mobile(number: phonenumbers.PhoneNumber) -> bool:
+    return phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in MOBILE_TYPES
+
+
+def e164(number: phonenumbers.PhoneNumber) -> str:
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _with_nsn(template: phonenumbers.PhoneNumber, nsn: str) -> phonenumbers.PhoneNumber:
+    return phonenumbers.parse(f"+{template.country_code}{nsn}", None)
+
+
+def random_of_type(
+    rng: random.Random, region: str, kind: int, *, keep: int = 1, attempts: int = 40
+) -> str:
+    """A valid number of `kind` (a PhoneNumberType) in `region`: phonenumbers' example number
+    with its digits after the first `keep` randomised (more kept, up to all but 3, until valid)."""
+    example = phonenumbers.example_number_for_type(region, kind)
+    if example is None:
+        raise ValueError(f"phonenumbers has no {kind} example for {region}")
+    nsn = phonenumbers.national_significant_number(example)
+    wanted = MOBILE_TYPES if kind in MOBILE_TYPES else (kind,)
+    for kept in range(min(keep, len(nsn) - 3), len(nsn) - 2):
+        for _ in range(attempts):
+            tail = "".join(rng.choice("0123456789") for _ in range(len(nsn) - kept))
+            candidate = _with_nsn(example, nsn[:kept] + tail)
+            if (
+                phonenumbers.is_valid_number(candidate)
+                and phonenumbers.number_type(candidate) in wanted
+            ):
+                return e164(candidate)
+    return e164(example)
+
+
+def random_mobile(rng: random.Random, region: str) -> str:
+    """A valid mobile number (MOBILE, or FIXED_LINE_OR_MOBILE where the plan cannot tell)."""
+    return random_of_type(rng, region, PhoneNumberType.MOBILE, keep=1)
+
+
+def consecutive_mobiles(rng: random.Random, region: str, count: int) -> list[str]:
+    """`count` consecutive valid mobiles in one prefix (all digits but the last 3 or 4 shared)."""
+    seed = phonenumbers.parse(random_mobile(rng, region), None)
+    nsn = phonenumbers.national_significant_number(seed)
+    tail = 3 if count <= 900 else 4
+    base = int(nsn[:-tail]) * 10**tail
+    start = rng.randrange(0, max(1, 10**tail - count * 11 // 10))
+    found: list[str] = []
+    value = base + start
+    while len(found) < count and value < base + 10**tail:
+        candidate = _with_nsn(seed, str(value).zfill(len(nsn)))
+        if is_mobile(candidate):
+            found.append(e164(candidate))
+        value += 1
+    return found
+
+
+def numbers_in_prefix(rng: random.Random, region: str, count: int) -> list[str]:
+    """A few valid mobiles sharing all digits but the last 4 (not consecutive)."""
+    seed = phonenumbers.parse(random_mobile(rng, region), None)
+    nsn = phonenumbers.national_significant_number(seed)
+    found: set[str] = set()
+    for _ in range(count * 20):
+        candidate = _with_nsn(seed, nsn[:-4] + f"{rng.randrange(10_000):04d}")
+        if is_mobile(candidate):
+            found.add(e164(candidate))
+        if len(found) >= count:
+            break
+    return sorted(found)
+
+
+def number_type_name(number: str) -> str:
+    parsed = phonenumbers.parse(number, None)
+    if not phonenumbers.is_valid_number(parsed):
+        return "INVALID"
+    kind = phonenumbers.number_type(parsed)
+    names = {v: k for k, v in vars(PhoneNumberType).items() if k.isupper() and isinstance(v, int)}
+    return names.get(kind, "UNKNOWN")
+
+
+def region_of(number: str) -> str | None:
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(number, None))
+    return None if region in (None, "ZZ", "001") else region
+
+
+# --- addresses ---------------------------------------------------------------------------------
+
+
+def residential_ip(rng: random.Random, country: str) -> str:
+    octets = RESIDENTIAL_OCTETS.get(country) or RESIDENTIAL_OCTETS["US"]
+    return _host(rng, rng.choice(octets), rng.randrange(256), rng.randrange(256))
+
+
+def _host(rng: random.Random, a: int, b: int, c: int) -> str:
+    return str(ipaddress.IPv4Address(f"{a}.{b}.{c}.{rng.randrange(1, 255)}"))
+
+
+def carrier_nat_nets(rng: random.Random, country: str, count: int) -> list[str]:
+    """`count` /24s (as "a.b.c") standing for a mobile carrier's NAT gateways in `country`."""
+    octets = RESIDENTIAL_OCTETS.get(country) or RESIDENTIAL_OCTETS["US"]
+    return [f"{rng.choice(octets)}.{rng.randrange(256)}.{rng.randrange(256)}" for _ in range(count)]
+
+
+def ip_in_net(rng: random.Random, net: str) -> str:
+    a, b, c = (int(x) for x in net.split("."))
+    return _host(rng, a, b, c)
+
+
+def hosting_nets(
+    rng: random.Random, networks: Sequence[HostingNetwork], count: int
+) -> list[tuple[str, HostingNetwork]]:
+    """`count` distinct /24s (as "a.b.c") spread over the given providers."""
+    nets: dict[str, HostingNetwork] = {}
+    while len(nets) < count:
+        provider = rng.choice(list(networks))
+        nets[f"{rng.choice(provider.blocks)}.{rng.randrange(256)}"] = provider
+    return list(nets.items())
