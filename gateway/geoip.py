@@ -68,6 +68,8 @@ class GeoIp:
         self._country_type = country.metadata().database_type if country else ""
         self._asn_type = asn.metadata().database_type if asn else ""
         self._cached = lru_cache(maxsize=cache_size)(self._lookup)
+        # (path, inode, mtime) of each opened file, to notice geoipupdate replacing it.
+        self.files: dict[str, tuple[Path, int, int]] = {}
 
     @classmethod
     def open(cls, settings: GeoipSettings, source: str = "<settings>") -> GeoIp:
@@ -107,12 +109,27 @@ class GeoIp:
                 if opened is not None:
                     opened.close()
             raise ConfigError(problems)
-        return cls(
+        geo = cls(
             readers["country_db"],
             readers["asn_db"],
             readers["anonymous_db"],
             cache_size=settings.cache_size,
         )
+        for key in _ACCEPTED:
+            path = getattr(settings, key)
+            if readers[key] is not None and path is not None:
+                geo.files[key] = (path, *_stamp(path))
+        return geo
+
+    def replaced(self) -> bool:
+        """True when a database file was replaced or rewritten since it was opened."""
+        for path, inode, mtime in self.files.values():
+            try:
+                if _stamp(path) != (inode, mtime):
+                    return True
+            except OSError:
+                continue  # mid-replacement or removed: keep serving the open copy
+        return False
 
     @property
     def has_country(self) -> bool:
@@ -180,6 +197,11 @@ class GeoIp:
         if "Enterprise" in self._country_type:
             return self.country_reader.enterprise(ip)
         return self.country_reader.country(ip)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns
 
 
 def _get(method: Any, ip: str) -> Any:

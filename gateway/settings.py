@@ -115,6 +115,9 @@ class GeoipSettings(Section):
     anonymous_db: Path | None = None
     # Addresses whose lookups are kept in memory (LRU).
     cache_size: int = Field(10_000, ge=0, le=10_000_000)
+    # Seconds between checks for database files replaced by geoipupdate (reopened in place);
+    # 0 turns the check off (restart to pick up new files).
+    reload_check_s: float = Field(300.0, ge=0)
 
 
 class SignalsSettings(Section):

@@ -10,6 +10,8 @@ repeats the same numbers, prefixes, addresses and user agents.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -21,10 +23,15 @@ import phonenumbers
 from aiohttp import web
 
 from gateway.appkeys import READINESS, SETTINGS, SIGNALS
+from gateway.errors import ConfigError
 from gateway.geoip import GeoIp
 from gateway.health import CheckResult
+from gateway.logs import get_logger
 from gateway.models import SmsRequest
+from gateway.settings import Settings
 from gateway.useragent import classify
+
+log = get_logger("gateway.signals")
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,16 +283,40 @@ def setup(app: web.Application) -> None:
         extractor.geoip = geoip
 
         async def check() -> CheckResult:
-            loaded = geoip.describe()
+            loaded = extractor.geoip.describe()
             if not loaded:
                 return CheckResult(False, "no database configured: IP conditions are unknown")
             return CheckResult(True, "; ".join(f"{k}: {v}" for k, v in loaded.items()))
 
         app[READINESS].add("geoip", check, required=False)
+        interval = settings.geoip.reload_check_s
+        watcher = asyncio.create_task(_reopen_replaced(extractor, settings, interval))
         try:
             yield
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            extractor.geoip.close()
             extractor.geoip = GeoIp()
-            geoip.close()
 
     app.cleanup_ctx.append(geoip_databases)
+
+
+async def _reopen_replaced(extractor: SignalExtractor, settings: Settings, interval: float) -> None:
+    """Every `interval` seconds, reopen the databases if geoipupdate replaced a file."""
+    if interval <= 0 or not extractor.geoip.files:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        if not extractor.geoip.replaced():
+            continue
+        try:
+            fresh = await asyncio.to_thread(GeoIp.open, settings.geoip, settings.source)
+        except ConfigError as exc:
+            log.error("geoip_reopen_failed", problems=[str(p) for p in exc.problems])
+            continue
+        # compute() runs on the event loop, so no lookup is using the old readers right now.
+        old, extractor.geoip = extractor.geoip, fresh
+        old.close()
+        log.info("geoip_reopened", databases=fresh.describe())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,21 @@ def test_extractor_is_published_before_startup_with_configured_templates() -> No
     extractor = app[SIGNALS]
     assert isinstance(extractor, SignalExtractor)
     assert extractor.compute(sms(body="Code: 1234")).body_matches_template is True
+
+
+async def test_database_replaced_by_geoipupdate_is_reopened(
+    tmp_path: Path, aiohttp_client: AiohttpClient
+) -> None:
+    """A database file replaced on disk (as geoipupdate does) is reopened without a restart."""
+    db = write_country_db(tmp_path / "country.mmdb", {"203.0.113.0/24": "GB"})
+    geoip = GeoipSettings(country_db=db, reload_check_s=0.01)
+    app = make_app(Settings(geoip=geoip))
+    await aiohttp_client(app)
+    assert app[SIGNALS].compute(sms(ip="203.0.113.9")).ip_country == "GB"
+    fresh = write_country_db(tmp_path / "download.mmdb", {"203.0.113.0/24": "IE"})
+    fresh.replace(db)
+    for _ in range(500):  # polls until the watcher has swapped the readers (no timing asserted)
+        if app[SIGNALS].compute(sms(ip="203.0.113.9")).ip_country == "IE":
+            break
+        await asyncio.sleep(0.01)
+    assert app[SIGNALS].compute(sms(ip="203.0.113.9")).ip_country == "IE"
