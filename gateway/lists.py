@@ -53,6 +53,8 @@ _ISO_CODES = """
 """
 ISO_COUNTRIES: frozenset[str] = frozenset(_ISO_CODES.split())
 _COUNTRY_HINTS = {"UK": "GB", "EL": "GR"}
+# YAML 1.1 reads an unquoted NO (Norway) as false; a country item "False" is almost surely that.
+_YAML_NO = "YAML reads an unquoted NO as false: write 'NO' in quotes"
 
 _U32 = "I" if array("I").itemsize == 4 else "L"  # an unsigned 32-bit array type code
 _V4_MAX = (1 << 32) - 1
@@ -468,6 +470,8 @@ def _parse_country(text: str) -> str:
     if code not in ISO_COUNTRIES:
         hint = _COUNTRY_HINTS.get(code)
         extra = f"; did you mean {hint}?" if hint else ""
+        if code == "FALSE":
+            extra = f" ({_YAML_NO})"
         raise _BadItem(f"{text!r} is not an ISO 3166-1 alpha-2 country code{extra}")
     return code
 

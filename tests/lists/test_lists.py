@@ -150,6 +150,12 @@ def test_country_lists_refuse_non_iso_codes_with_a_hint() -> None:
     assert "'ZZ' is not an ISO 3166-1 alpha-2 country code" in zz
 
 
+def test_norway_read_as_false_by_yaml_gets_a_hint() -> None:
+    """An item "False" in a country list (YAML's unquoted NO) says to quote NO."""
+    (problem,) = problems_of("country", "False")
+    assert "write 'NO' in quotes" in problem
+
+
 def test_asn_lists_accept_numbers_and_as_prefixed_numbers() -> None:
     """AS1234 and 1234 are the same AS, in the file and when asked."""
     asns = load_list("asn", items("AS64500", "64501", "as64502"), "t")
