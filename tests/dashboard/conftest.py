@@ -40,7 +40,7 @@ default: allow
 
 # UK mobile numbers in one 8-digit range (4477009001..) and some spread over other ranges.
 BURST = [f"+4477009001{n:02d}" for n in range(10)]
-SPREAD = ["+447911123456", "+447400123456"]
+SPREAD = ["+447400123456", "+447800123456"]
 
 
 def gateway_settings(redis_url: str, rules_dir: Path, **dashboard: Any) -> Settings:
