@@ -15,8 +15,18 @@ import structlog
 from aiohttp import web
 from redis.asyncio import Redis
 
-from gateway import dashboard, events, pin, pipeline, policy, providers
-from gateway.appkeys import CLOCK, HTTP, METRICS, PHONE_HASH, READINESS, REDIS, SETTINGS
+from gateway import dashboard, events, overrides, pin, pipeline, policy, providers, signals
+from gateway.appkeys import (
+    CLOCK,
+    HTTP,
+    LOG_FIELDS,
+    METRICS,
+    PHONE_HASH,
+    READINESS,
+    REDIS,
+    REQUEST_ID,
+    SETTINGS,
+)
 from gateway.clock import Clock, SystemClock
 from gateway.health import CheckResult, Readiness, healthz, readyz
 from gateway.logs import PhoneHasher, get_logger
@@ -24,9 +34,6 @@ from gateway.metrics import Metrics, metrics_handler
 from gateway.settings import Settings
 
 log = get_logger("gateway.http")
-
-# Key of the per-request dict that handlers fill; the middleware logs it as one line.
-LOG_FIELDS = "log_fields"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -37,7 +44,7 @@ async def request_log(request: web.Request, handler: Handler) -> web.StreamRespo
     request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     fields: dict[str, object] = {}
     request[LOG_FIELDS] = fields
     started = time.perf_counter()
@@ -53,16 +60,18 @@ async def request_log(request: web.Request, handler: Handler) -> web.StreamRespo
     finally:
         if request.path not in ("/healthz", "/metrics"):
             log.info(
-                "request", method=request.method, path=request.path, status=status,
-                latency_ms=round((time.perf_counter() - started) * 1000, 2), **fields,
+                "request",
+                method=request.method,
+                path=request.path,
+                status=status,
+                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                **fields,
             )
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the gateway application from validated settings. Does no I/O until startup."""
-    app = web.Application(
-        middlewares=[request_log], client_max_size=settings.intake.max_body_bytes
-    )
+    app = web.Application(middlewares=[request_log], client_max_size=settings.intake.max_body_bytes)
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = Metrics()
@@ -75,7 +84,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_handler)
 
+    # Stages in the order of the message path; each opens its resources after the shared ones.
+    signals.setup(app)
     providers.setup(app)
+    overrides.setup(app)
     policy.setup(app)
     events.setup(app)
     pipeline.setup(app)

@@ -35,3 +35,7 @@ ROUTER: web.AppKey[Router] = web.AppKey("router")
 EVENTS: web.AppKey[EventSink] = web.AppKey("events")
 SIGNALS: web.AppKey[SignalSource] = web.AppKey("signals")
 OVERRIDES: web.AppKey[OverrideSource] = web.AppKey("overrides")
+
+# Per-request storage: the request id, and the fields of the request's one log line.
+REQUEST_ID = web.RequestKey("request_id", str)
+LOG_FIELDS = web.RequestKey("log_fields", dict)

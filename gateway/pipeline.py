@@ -21,11 +21,13 @@ from aiohttp import web
 from gateway.appkeys import (
     CLOCK,
     EVENTS,
+    LOG_FIELDS,
     METRICS,
     OVERRIDES,
     PHONE_HASH,
     PIPELINE,
     POLICY,
+    REQUEST_ID,
     ROUTER,
     SETTINGS,
     SIGNALS,
@@ -37,8 +39,8 @@ from gateway.intake import PayloadParser, TokenVerifier
 from gateway.logs import PhoneHasher, get_logger, mask_phone
 from gateway.metrics import Metrics
 from gateway.models import Action, Decision, OutboundSms, SmsRequest
-from gateway.providers.base import Router
 from gateway.policy import Policy
+from gateway.providers.base import Router
 from gateway.signals import Signals, SignalSource
 
 log = get_logger("gateway.pipeline")
@@ -69,8 +71,8 @@ class MessagePath:
 
     async def handle(self, request: web.Request) -> web.Response:
         started = self.clock.monotonic()
-        fields: dict[str, object] = request.get("log_fields", {})
-        request_id: str = request.get("request_id") or uuid.uuid4().hex
+        fields: dict[str, object] = request.get(LOG_FIELDS, {})
+        request_id = request.get(REQUEST_ID) or uuid.uuid4().hex
         try:
             async with asyncio.timeout(self.deadline_s):
                 response, outcome = await self._process(request, request_id, started, fields)

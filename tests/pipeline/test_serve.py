@@ -1,0 +1,132 @@
+"""`smsguard serve` as operators run it: a real process, a settings file, its log lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from gateway.redisproc import RedisProcess, free_port
+from tests.auth0 import SECRET, auth_headers, legacy_payload
+
+NUMBERS = ["+447911123456", "+447911654321", "+14155550123"]
+
+
+def _post(url: str, body: dict[str, object], headers: dict[str, str]) -> int:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"smsguard exited: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("smsguard did not start")
+
+
+@pytest.fixture
+def served(tmp_path: Path, redis_server: RedisProcess) -> tuple[str, subprocess.Popen[bytes]]:
+    port = free_port()
+    config = tmp_path / "smsguard.yaml"
+    config.write_text(
+        f"server: {{host: 127.0.0.1, port: {port}}}\n"
+        f"redis: {{url: '{redis_server.url}'}}\n"
+        "auth0: {gateway_secret: {env: TEST_GATEWAY_SECRET}}\n"
+        "rules: {watch: false}\n"
+        "logging: {format: json, level: debug}\n"
+        "providers:\n  - {name: sandbox, type: sandbox, expose: false}\n"
+    )
+    env = {**os.environ, "TEST_GATEWAY_SECRET": SECRET}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, proc)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_no_full_number_in_any_log_line(served: tuple[str, subprocess.Popen[bytes]]) -> None:
+    """Sent, refused and malformed requests log one JSON line each, numbers masked, no secrets."""
+    url, proc = served
+    statuses = [_post(url + "/sms", legacy_payload(n), auth_headers()) for n in NUMBERS]
+    statuses.append(
+        _post(url + "/sms", legacy_payload(NUMBERS[0]), {"Content-Type": "application/json"})
+    )
+    statuses.append(_post(url + "/sms", {"recipient": NUMBERS[1]}, auth_headers()))
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    log = err.decode()
+    assert statuses[-2:] == [401, 400]
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    requests = [line for line in lines if line.get("event") == "request" and line["path"] == "/sms"]
+    assert len(requests) == 5
+    assert all(r.get("request_id") for r in requests)
+    for number in NUMBERS:
+        digits = number.lstrip("+")
+        assert digits not in log, f"unmasked number in logs: {number}"
+    assert SECRET not in log
+    assert "123456" not in log, "the one-time code leaked into the logs"
+    assert proc.returncode == 0
+
+
+def test_serve_refuses_to_start_without_secret(tmp_path: Path) -> None:
+    """Without auth0.gateway_secret the gateway will not start, and says which key is missing."""
+    config = tmp_path / "s.yaml"
+    config.write_text("server: {port: 0}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSGUARD_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+        capture_output=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert b"auth0.gateway_secret" in result.stderr
+
+
+def test_config_check_reports_every_problem_with_location(tmp_path: Path) -> None:
+    """`smsguard config check` prints file:line:col for each bad key and exits non-zero."""
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "server:\n  port: 99999\n  colour: blue\nproviders:\n  - {name: x, type: fax}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "config", "check", str(config)],
+        capture_output=True,
+        timeout=30,
+        check=False,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert f"{config}:2:3: server.port" in result.stderr
+    assert f"{config}:3:3: server.colour: unknown key" in result.stderr
+    assert f"{config}:5:5: providers.0" in result.stderr

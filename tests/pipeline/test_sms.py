@@ -1,0 +1,203 @@
+"""POST /sms end to end: Auth0-signed requests through intake, policy and the provider router
+to real HTTP servers playing Twilio and Vonage, with a real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.app import create_app
+from gateway.settings import build_settings
+from tests.auth0 import SECRET, action_payload, auth_headers, legacy_payload
+from tests.fakes import TWILIO_SID, TWILIO_TOKEN, FakeProvider, basic_auth
+
+Client = TestClient[web.Request, web.Application]
+MakeGateway = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture
+async def twilio(aiohttp_server: Any) -> tuple[FakeProvider, TestServer]:
+    fake = FakeProvider()
+    return fake, await aiohttp_server(fake.app())
+
+
+@pytest.fixture
+async def vonage(aiohttp_server: Any) -> tuple[FakeProvider, TestServer]:
+    fake = FakeProvider()
+    return fake, await aiohttp_server(fake.app())
+
+
+@pytest.fixture
+def make_gateway(
+    aiohttp_client: Any,
+    redis_url: str,
+    twilio: tuple[FakeProvider, TestServer],
+    vonage: tuple[FakeProvider, TestServer],
+    tmp_path: Any,
+) -> MakeGateway:
+    """Build the real app with Twilio then Vonage as providers, on the shipped defaults."""
+
+    async def make(**sections: Any) -> Client:
+        data: dict[str, Any] = {
+            "redis": {"url": redis_url},
+            "auth0": {"gateway_secret": SECRET},
+            "rules": {"watch": False},
+            "providers": [
+                {
+                    "name": "twilio-main",
+                    "type": "twilio",
+                    "account_sid": TWILIO_SID,
+                    "auth_token": TWILIO_TOKEN,
+                    "from": "+15005550006",
+                    "base_url": str(twilio[1].make_url("")).rstrip("/"),
+                    "read_timeout_s": 0.5,
+                    "max_attempts": 1,
+                },
+                {
+                    "name": "vonage-backup",
+                    "type": "vonage",
+                    "api_key": "key",
+                    "api_secret": "vonage-secret",
+                    "from": "Acme",
+                    "base_url": str(vonage[1].make_url("")).rstrip("/"),
+                    "max_attempts": 1,
+                },
+            ],
+            "routes": {"default": ["twilio-main", "vonage-backup"]},
+            **sections,
+        }
+        settings = build_settings(data, environ={})
+        client: Client = await aiohttp_client(create_app(settings))
+        return client
+
+    return make
+
+
+async def test_legacy_request_reaches_twilio(
+    make_gateway: MakeGateway, twilio: tuple[FakeProvider, TestServer]
+) -> None:
+    """A legacy sms_gateway request signed like Auth0's is sent through Twilio with its form and
+    credentials, and answered 200."""
+    client = await make_gateway()
+    resp = await client.post("/sms", json=legacy_payload(), headers=auth_headers())
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["status"] == "accepted"
+    (sent,) = twilio[0].received
+    assert sent["path"] == f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+    assert sent["auth"] == basic_auth(TWILIO_SID, TWILIO_TOKEN)
+    assert sent["form"]["To"] == "+447911123456"
+    assert sent["form"]["From"] == "+15005550006"
+    assert sent["form"]["Body"] == "Your verification code is: 123456"
+
+
+async def test_action_shape_is_sent(
+    make_gateway: MakeGateway, twilio: tuple[FakeProvider, TestServer]
+) -> None:
+    """The custom-phone-provider Action's payload is accepted and sent."""
+    client = await make_gateway()
+    resp = await client.post("/sms", json=action_payload(), headers=auth_headers())
+    assert resp.status == 200, await resp.text()
+    assert len(twilio[0].received) == 1
+
+
+async def test_unauthenticated_is_401(
+    make_gateway: MakeGateway, twilio: tuple[FakeProvider, TestServer]
+) -> None:
+    """A request without Auth0's token is refused with 401 and nothing is sent."""
+    client = await make_gateway()
+    resp = await client.post("/sms", json=legacy_payload())
+    assert resp.status == 401
+    assert (await resp.json())["field"] == "Authorization"
+    assert twilio[0].received == []
+
+
+async def test_bad_number_is_400_naming_field(make_gateway: MakeGateway) -> None:
+    """An unparseable number is a 400 whose JSON names the field."""
+    client = await make_gateway()
+    resp = await client.post(
+        "/sms", json=legacy_payload("+44 not a number"), headers=auth_headers()
+    )
+    assert resp.status == 400
+    assert (await resp.json())["field"] == "recipient"
+
+
+async def test_malformed_json_is_400(make_gateway: MakeGateway) -> None:
+    """A body that is not JSON is a 400 naming the body."""
+    client = await make_gateway()
+    resp = await client.post("/sms", data=b"{nope", headers=auth_headers())
+    assert resp.status == 400
+    assert (await resp.json())["field"] == "body"
+
+
+async def test_non_json_content_type_is_415(make_gateway: MakeGateway) -> None:
+    """A form-encoded or text body is refused with 415."""
+    client = await make_gateway()
+    headers = {**auth_headers(), "Content-Type": "application/x-www-form-urlencoded"}
+    resp = await client.post("/sms", data=b"recipient=1", headers=headers)
+    assert resp.status == 415
+
+
+async def test_body_over_8_kib_is_413(make_gateway: MakeGateway) -> None:
+    """A body over 8 KiB is refused with 413 before it is parsed."""
+    client = await make_gateway()
+    payload = legacy_payload()
+    payload["body"] = "x" * 9000
+    resp = await client.post("/sms", json=payload, headers=auth_headers())
+    assert resp.status == 413
+
+
+async def test_failover_when_first_provider_errors(
+    make_gateway: MakeGateway,
+    twilio: tuple[FakeProvider, TestServer],
+    vonage: tuple[FakeProvider, TestServer],
+) -> None:
+    """When Twilio answers 500, Vonage sends the message: exactly one SMS goes out."""
+    twilio[0].mode = "error500"
+    client = await make_gateway()
+    resp = await client.post("/sms", json=legacy_payload(), headers=auth_headers())
+    assert resp.status == 200, await resp.text()
+    assert twilio[0].count + vonage[0].count == 1
+    assert vonage[0].received[0]["form"]["to"] == "447911123456"
+
+
+async def test_failover_when_first_provider_hangs(
+    make_gateway: MakeGateway,
+    twilio: tuple[FakeProvider, TestServer],
+    vonage: tuple[FakeProvider, TestServer],
+) -> None:
+    """When Twilio hangs past its read timeout, Vonage sends within the deadline."""
+    twilio[0].mode = "hang"
+    client = await make_gateway(intake={"deadline_s": 5})
+    resp = await client.post("/sms", json=legacy_payload(), headers=auth_headers())
+    assert resp.status == 200, await resp.text()
+    assert vonage[0].count == 1
+    assert twilio[0].count == 0
+
+
+async def test_every_provider_failing_is_502(
+    make_gateway: MakeGateway,
+    twilio: tuple[FakeProvider, TestServer],
+    vonage: tuple[FakeProvider, TestServer],
+) -> None:
+    """When every provider fails, Auth0 gets 502."""
+    twilio[0].mode = vonage[0].mode = "error500"
+    client = await make_gateway()
+    resp = await client.post("/sms", json=legacy_payload(), headers=auth_headers())
+    assert resp.status == 502
+
+
+async def test_health_ready_and_metrics(make_gateway: MakeGateway) -> None:
+    """/healthz, /readyz (Redis, rules, providers) and /metrics answer."""
+    client = await make_gateway()
+    assert (await client.get("/healthz")).status == 200
+    ready = await client.get("/readyz")
+    body = await ready.json()
+    assert ready.status == 200, body
+    assert {"redis", "providers"} <= set(body["checks"])
+    await client.post("/sms", json=legacy_payload(), headers=auth_headers())
+    metrics = await (await client.get("/metrics")).text()
+    assert 'smsguard_requests_total{outcome="sent"} 1.0' in metrics
