@@ -81,5 +81,6 @@ def test_overrides_can_be_added_listed_and_removed_from_the_shell(
     assert "198.51.100.0/24" in listing
     assert override_id in listing
     assert main(["dashboard", "overrides", "remove", override_id]) == 0
+    assert "removed cidr 198.51.100.0/24" in capsys.readouterr().out
     assert main(["dashboard", "overrides", "list"]) == 0
     assert "198.51.100.0/24" not in capsys.readouterr().out
