@@ -43,6 +43,9 @@ class IpGeo:
 
 UNKNOWN = IpGeo()
 
+# MaxMind publishes GeoLite2 twice a week; a database older than this means geoipupdate stopped.
+MAX_AGE_DAYS = 35
+
 # Which database types each setting accepts (MaxMind's `database_type` metadata, by substring).
 _ACCEPTED: dict[str, tuple[str, ...]] = {
     "country_db": ("Country", "City", "Enterprise"),
@@ -160,6 +163,18 @@ class GeoIp:
                 built = dt.datetime.fromtimestamp(meta.build_epoch, dt.UTC).date().isoformat()
                 out[key] = f"{meta.database_type} built {built}"
         return out
+
+    def stale(self, now: float, max_age_days: float = MAX_AGE_DAYS) -> list[str]:
+        """Setting keys of databases built more than `max_age_days` before `now` (unix time)."""
+        return [
+            key
+            for key, reader in (
+                ("country_db", self.country_reader),
+                ("asn_db", self.asn_reader),
+                ("anonymous_db", self.anonymous_reader),
+            )
+            if reader is not None and now - reader.metadata().build_epoch > max_age_days * 86_400
+        ]
 
     def close(self) -> None:
         for reader in (self.country_reader, self.asn_reader, self.anonymous_reader):

@@ -26,9 +26,10 @@ from typing import Protocol
 import phonenumbers
 from aiohttp import web
 
-from gateway.appkeys import READINESS, SETTINGS, SIGNALS
+from gateway.appkeys import CLOCK, READINESS, SETTINGS, SIGNALS
+from gateway.clock import SystemClock
 from gateway.errors import ConfigError
-from gateway.geoip import GeoIp
+from gateway.geoip import MAX_AGE_DAYS, GeoIp
 from gateway.health import CheckResult
 from gateway.logs import get_logger
 from gateway.models import SmsRequest
@@ -279,6 +280,7 @@ def setup(app: web.Application) -> None:
     ConfigError naming the `geoip.*` key.
     """
     settings = app[SETTINGS]
+    clock = app.get(CLOCK) or SystemClock()
     extractor = SignalExtractor(templates=settings.signals.expected_templates)
     app[SIGNALS] = extractor
 
@@ -290,7 +292,15 @@ def setup(app: web.Application) -> None:
             loaded = extractor.geoip.describe()
             if not loaded:
                 return CheckResult(False, "no database configured: IP conditions are unknown")
-            return CheckResult(True, "; ".join(f"{k}: {v}" for k, v in loaded.items()))
+            detail = "; ".join(f"{k}: {v}" for k, v in loaded.items())
+            stale = extractor.geoip.stale(clock.time())
+            if stale:
+                return CheckResult(
+                    False,
+                    f"{detail}; older than {MAX_AGE_DAYS} days: {', '.join(stale)} "
+                    "(is geoipupdate running?)",
+                )
+            return CheckResult(True, detail)
 
         app[READINESS].add("geoip", check, required=False)
         interval = settings.geoip.reload_check_s

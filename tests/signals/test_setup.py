@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ from aiohttp import web
 from aiohttp.pytest_plugin import AiohttpClient
 
 from gateway import signals
-from gateway.appkeys import READINESS, SETTINGS, SIGNALS
+from gateway.appkeys import CLOCK, READINESS, SETTINGS, SIGNALS
+from gateway.clock import FakeClock
 from gateway.errors import ConfigError
 from gateway.health import Readiness, readyz
 from gateway.settings import GeoipSettings, Settings, SignalsSettings
@@ -19,9 +21,10 @@ from tests.geoip_fixtures import write_country_db
 from tests.signals.helpers import sms
 
 
-def make_app(settings: Settings) -> web.Application:
+def make_app(settings: Settings, clock: FakeClock | None = None) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
+    app[CLOCK] = clock or FakeClock(time.time())
     app[READINESS] = Readiness()
     app.router.add_get("/readyz", readyz)
     signals.setup(app)
@@ -37,6 +40,16 @@ async def test_readiness_lists_loaded_databases(
     body = await (await client.get("/readyz")).json()
     assert body["checks"]["geoip"]["status"] == "ok"
     assert "country_db: GeoLite2-Country built" in body["checks"]["geoip"]["detail"]
+
+
+async def test_old_database_is_a_warning(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
+    """A database built more than 35 days ago turns geoip into a warning naming it."""
+    db = write_country_db(tmp_path / "country.mmdb", {"203.0.113.0/24": "GB"})
+    later = FakeClock(time.time() + 40 * 86_400)
+    client = await aiohttp_client(make_app(Settings(geoip=GeoipSettings(country_db=db)), later))
+    check = (await (await client.get("/readyz")).json())["checks"]["geoip"]
+    assert check["status"] == "warn"
+    assert "older than 35 days: country_db (is geoipupdate running?)" in check["detail"]
 
 
 async def test_extractor_uses_databases_opened_at_startup(
