@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,8 +12,11 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from gateway.redisproc import RedisProcess, free_port
 from tests.auth0 import SECRET, auth_headers, legacy_payload
@@ -130,3 +134,50 @@ def test_config_check_reports_every_problem_with_location(tmp_path: Path) -> Non
     assert f"{config}:2:3: server.port" in result.stderr
     assert f"{config}:3:3: server.colour: unknown key" in result.stderr
     assert f"{config}:5:5: providers.0" in result.stderr
+
+
+async def test_sigterm_drains_in_flight_requests(
+    tmp_path: Path, redis_server: RedisProcess, aiohttp_server: Any
+) -> None:
+    """On SIGTERM a request already waiting on a slow provider still completes with 200."""
+    provider_hit = asyncio.Event()
+
+    async def slow_provider(request: web.Request) -> web.Response:
+        provider_hit.set()
+        await asyncio.sleep(1.5)
+        return web.json_response({"id": "m-1"}, status=202)
+
+    provider_app = web.Application()
+    provider_app.router.add_post("/send", slow_provider)
+    provider = await aiohttp_server(provider_app)
+    port = free_port()
+    config = tmp_path / "smsguard.yaml"
+    config.write_text(
+        f"server: {{host: 127.0.0.1, port: {port}, shutdown_timeout_s: 10}}\n"
+        f"redis: {{url: '{redis_server.url}'}}\n"
+        f"auth0: {{gateway_secret: {SECRET}}}\n"
+        "rules: {watch: false}\n"
+        "providers:\n"
+        f"  - {{name: slow, type: http, base_url: '{provider.make_url('')}', path: /send}}\n"
+    )
+    proc = subprocess.Popen(  # noqa: ASYNC220 (Popen returns at once; waits run in a thread)
+        [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await asyncio.to_thread(_wait_ready, url, proc)
+        async with aiohttp.ClientSession() as session:
+            pending = asyncio.create_task(
+                session.post(url + "/sms", json=legacy_payload(), headers=auth_headers())
+            )
+            await asyncio.wait_for(provider_hit.wait(), 10)
+            proc.send_signal(signal.SIGTERM)
+            response = await asyncio.wait_for(pending, 15)
+            assert response.status == 200
+        assert await asyncio.to_thread(proc.wait, 20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
