@@ -140,6 +140,7 @@ def _register_features(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
     for module in (
         "gateway.policy.cli",
+        "gateway.signals",
         "gateway.pin.cli",
         "gateway.dashboard.cli",
         "gateway.simulate",
