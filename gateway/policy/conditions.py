@@ -72,6 +72,7 @@ class ParseContext:
     locator: Locator
     lists: dict[str, DefinedList]
     problems: list[Problem] = field(default_factory=list)
+    broken_lists: set[str] = field(default_factory=set)  # defined but invalid: reported already
 
     def error(self, path: Sequence[str | int], message: str) -> None:
         self.problems.append(Problem(self.locator.at(path), message))
@@ -311,6 +312,8 @@ class InList(Leaf):
         signal: str,
     ) -> Leaf | None:
         defined = ctx.lists.get(str(value))
+        if defined is None and str(value) in ctx.broken_lists:
+            return None
         if defined is None:
             known = ", ".join(sorted(ctx.lists)) or "none defined"
             ctx.error(path, f"unknown list {value!r} (lists: {known})")
@@ -599,6 +602,8 @@ def _parse_leaf(
         ctx.error((*path, "digits"), "`digits` applies only to signal phone.prefix")
         ok = False
     ops = [k for k in node if k in OPERATORS]
+    if not ops and not ok:
+        return None  # an unknown key was reported: most likely the misspelt operator
     if len(ops) != 1:
         ctx.error(
             path, f"a condition has exactly one operator ({', '.join(OPERATORS)}); found {len(ops)}"

@@ -144,10 +144,11 @@ def load_rules(path: Path) -> RuleSet:
         parsed.append((file, data, locator))
 
     lists: dict[str, DefinedList] = {}
+    broken: set[str] = set()
     contexts: list[tuple[Path, Any, ParseContext]] = []
     # Lists first, from every file, so a rule may use a list defined in another file.
     for file, data, locator in parsed:
-        ctx = ParseContext(locator, lists)
+        ctx = ParseContext(locator, lists, broken_lists=broken)
         contexts.append((file, data, ctx))
         if data is None:
             continue
@@ -211,6 +212,7 @@ def _load_lists(file: Path, raw: Any, ctx: ParseContext, digest: Any) -> None:
         ctx.error(("lists",), "`lists` maps a list name to {kind: ..., items: [...] | file: ...}")
         return
     for name, spec in raw.items():
+        ctx.broken_lists.add(str(name))  # until it loads, references to it are not reported
         path: tuple[str | int, ...] = ("lists", name)
         if not _ID.match(str(name)):
             ctx.error(path, f"list name {name!r}: lowercase letters, digits, '-', '_', '.'")
