@@ -127,6 +127,16 @@ class SignalsSettings(Section):
     # (or `{{ code }}`) stands for the code's digits. body.template_ok is true when one matches.
     expected_templates: list[str] = ["Your verification code is: @@password@@"]
 
+    @field_validator("expected_templates")
+    @classmethod
+    def _templates_hold_the_code(cls, templates: list[str]) -> list[str]:
+        for i, template in enumerate(templates):
+            if not re.search(r"@@password@@|\{\{\s*(code|password)\s*\}\}", template):
+                raise ValueError(
+                    f"template {i} has no @@password@@ (or {{{{ code }}}}) where the code goes"
+                )
+        return templates
+
 
 class BreakerSettings(Section):
     # Consecutive provider failures (timeouts, connection errors, 5xx, 429, bad credentials) that
