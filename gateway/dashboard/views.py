@@ -128,6 +128,7 @@ class Dashboard:
             "path_qs": request.path_qs,
             "bar": charts.bar,
             "iso": queries.iso,
+            "notice": request.query.get("notice", "")[:200],
         }
         base.update(context)
         response = aiohttp_jinja2.render_template(name, request, base)
@@ -380,7 +381,6 @@ class Dashboard:
                 "kinds": KINDS,
                 "expiries": list(EXPIRIES),
                 "error": error,
-                "notice": request.query.get("notice", "")[:200],
                 "prefill": {k: request.query.get(k, "")[:100] for k in ("kind", "value", "action")},
                 "pin_enabled": self.settings.pin.enabled,
             },

@@ -43,17 +43,22 @@ BURST = [f"+4477009001{n:02d}" for n in range(10)]
 SPREAD = ["+447400123456", "+447800123456"]
 
 
-def gateway_settings(redis_url: str, rules_dir: Path, **dashboard: Any) -> Settings:
+def gateway_settings(
+    redis_url: str, rules_dir: Path, *, sections: dict[str, Any] | None = None, **dashboard: Any
+) -> Settings:
+    """Settings for a test gateway; `sections` adds or replaces top-level sections."""
     rules_dir.mkdir(parents=True, exist_ok=True)
     (rules_dir / "rules.yaml").write_text(RULES)
     return build_settings(
         {
+            **(sections or {}),
             "redis": {"url": redis_url},
             "auth0": {"gateway_secret": SECRET},
             "rules": {"path": str(rules_dir), "watch": False},
             "providers": [{"name": "sandbox", "type": "sandbox"}],
             "events": {"flush_interval_ms": 20},
             "prices": {"currency": "USD", "default": 0.05, "per_country": {"GB": 0.04}},
+            **({"prices": sections["prices"]} if sections and "prices" in sections else {}),
             "dashboard": {
                 "users": [{"username": USER, "password_hash": FAST_HASH}],
                 "cookie_secure": False,
