@@ -98,9 +98,12 @@ class IntakeSettings(Section):
 
 
 class RulesSettings(Section):
+    # The rule set: a folder of *.yaml rule files (read in file-name order), or one file.
     path: Path = Path("rules")
     # Reload automatically when a file under `path` changes (SIGHUP always reloads).
     watch: bool = True
+    # Quiet time after the last change before a reload (an editor saves in several writes).
+    watch_debounce_ms: int = Field(300, ge=10, le=60_000)
 
 
 class GeoipSettings(Section):

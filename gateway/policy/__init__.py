@@ -86,7 +86,7 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
 
     tasks: list[asyncio.Task[None]] = []
     if settings.rules.watch:
-        tasks.append(asyncio.create_task(_watch(engine, path)))
+        tasks.append(asyncio.create_task(_watch(engine, path, settings.rules.watch_debounce_ms)))
     loop = asyncio.get_running_loop()
     hup = False
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGHUP"):
@@ -112,7 +112,7 @@ def _spawn(tasks: list[asyncio.Task[None]], coro: object) -> None:
     tasks.append(asyncio.get_running_loop().create_task(run()))
 
 
-async def _watch(engine: object, path: Path) -> None:
+async def _watch(engine: object, path: Path, debounce_ms: int) -> None:
     """Reload when a file under the rules folder changes (debounced by watchfiles)."""
     from watchfiles import awatch
 
@@ -121,7 +121,7 @@ async def _watch(engine: object, path: Path) -> None:
     assert isinstance(engine, RuleEngine)
     target = path if await asyncio.to_thread(path.is_dir) else path.parent
     try:
-        async for _changes in awatch(target, debounce=300, recursive=True):
+        async for _changes in awatch(target, debounce=debounce_ms, recursive=True):
             await engine.reload()
     except asyncio.CancelledError:
         raise

@@ -50,7 +50,7 @@ def test_version_is_a_content_hash(tmp_path: Path) -> None:
 
 
 def test_every_error_is_reported_at_once_with_its_location(tmp_path: Path) -> None:
-    """Unknown keys, bad CIDRs, unknown countries and lists, bad regexes: all, with file:line:col."""
+    """Unknown keys, bad CIDRs, countries, lists and regexes: all reported, with file:line:col."""
     f = tmp_path / "10-bad.yaml"
     write_rules(
         tmp_path,

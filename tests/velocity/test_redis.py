@@ -1,0 +1,225 @@
+"""Velocity against a real redis-server: exactness under concurrency, one round trip, outages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from gateway.clock import FakeClock
+from gateway.metrics import Metrics
+from gateway.models import Action
+from gateway.policy.engine import RuleEngine
+from gateway.policy.loader import load_rules
+from gateway.redisproc import RedisProcess
+from gateway.velocity import RedisVelocity
+from tests.policy.helpers import signals, sms, write_rules
+
+FOUR_COUNTERS = """
+rules:
+  - id: per-number
+    description: per number
+    velocity: {key: recipient, limits: [{max: 7, per: 10m}, {max: 20, per: 24h}]}
+    action: block
+  - id: per-ip
+    description: per IP
+    velocity: {key: ip, limits: [{max: 5000, per: 10m}]}
+    action: block
+  - id: per-net
+    description: per /24
+    velocity: {key: ip.net, limits: [{max: 5000, per: 10m}]}
+    action: block
+  - id: per-prefix
+    description: per prefix
+    velocity: {key: phone.prefix:8, limits: [{max: 5000, per: 1h}]}
+    action: block
+"""
+
+
+def engine(
+    folder: Path,
+    client: Redis,
+    *,
+    metrics: Metrics | None = None,
+    on_error: str = "local",
+    timeout_s: float = 2.0,
+) -> RuleEngine:
+    clock = FakeClock()
+    store = RedisVelocity(
+        client, clock=clock, timeout_s=timeout_s, on_error=on_error, retry_after_s=0.0
+    )
+    return RuleEngine(load_rules(folder), store, clock=clock, metrics=metrics)
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[Redis]:
+    c: Redis = Redis.from_url(redis_url)
+    yield c
+    await c.aclose()
+
+
+async def test_concurrent_requests_for_one_number_send_exactly_the_limit(
+    tmp_path: Path, client: Redis
+) -> None:
+    """1,000 concurrent decisions for one number with a limit of 7 allow exactly 7."""
+    e = engine(write_rules(tmp_path, {"10-a.yaml": FOUR_COUNTERS}), client)
+    decisions = await asyncio.gather(*(e.decide(sms(), signals()) for _ in range(1000)))
+    assert sum(d.action is Action.ALLOW for d in decisions) == 7
+    assert {d.rule_id for d in decisions if d.action is Action.BLOCK} == {"per-number"}
+
+
+async def test_concurrent_requests_across_engines_share_one_budget(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Two gateway processes (two clients, two engines) share the counters exactly."""
+    folder = write_rules(tmp_path, {"10-a.yaml": FOUR_COUNTERS})
+    a: Redis = Redis.from_url(redis_url)
+    b: Redis = Redis.from_url(redis_url)
+    try:
+        e1, e2 = engine(folder, a), engine(folder, b)
+        decisions = await asyncio.gather(
+            *(e.decide(sms(), signals()) for _ in range(300) for e in (e1, e2))
+        )
+    finally:
+        await a.aclose()
+        await b.aclose()
+    assert sum(d.action is Action.ALLOW for d in decisions) == 7
+
+
+async def commandstats(client: Redis) -> dict[str, int]:
+    info = await client.info("commandstats")
+    return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in info.items()}
+
+
+async def test_one_evalsha_per_decision_whatever_the_number_of_counters(
+    tmp_path: Path, client: Redis
+) -> None:
+    """Four counters, five windows: each decision is one EVALSHA and one pipeline."""
+    e = engine(write_rules(tmp_path, {"10-a.yaml": FOUR_COUNTERS}), client)
+    await e.decide(sms(), signals())  # loads the script once (NOSCRIPT -> SCRIPT LOAD)
+    assert isinstance(e.store, RedisVelocity)
+    pipelines = e.store.batcher.stats.pipelines
+    before = await commandstats(client)
+    for i in range(20):
+        n = f"+4474009{i:05d}"
+        await e.decide(sms(n), signals(e164=n))
+    after = await commandstats(client)
+    assert after["evalsha"] - before["evalsha"] == 20
+    assert e.store.batcher.stats.pipelines - pipelines == 20
+    top_level = {"evalsha", "eval", "script|load", "script", "multi", "exec", "get", "set"}
+    grown = {k for k in after if after[k] > before.get(k, 0)} & top_level
+    assert grown == {"evalsha"}
+
+
+async def test_concurrent_decisions_share_pipelines(tmp_path: Path, client: Redis) -> None:
+    """Decisions issued in the same event-loop tick go to Redis in one pipeline."""
+    e = engine(write_rules(tmp_path, {"10-a.yaml": FOUR_COUNTERS}), client)
+    await e.decide(sms(), signals())
+    assert isinstance(e.store, RedisVelocity)
+    pipelines = e.store.batcher.stats.pipelines
+    before = await commandstats(client)
+    numbers = [f"+4474009{i:05d}" for i in range(200)]
+    await asyncio.gather(*(e.decide(sms(n), signals(e164=n)) for n in numbers))
+    after = await commandstats(client)
+    assert after["evalsha"] - before["evalsha"] == 200
+    assert e.store.batcher.stats.pipelines - pipelines == 1
+
+
+# --- outages: a private redis-server we can stop or stall ------------------------------------
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A redis-server for this test only (it gets stopped or put to sleep)."""
+    server = RedisProcess(
+        tmp_path / "redis", appendonly=False, extra=["--enable-debug-command", "yes"]
+    )
+    with server:
+        yield server
+
+
+ONE_LIMIT = """
+rules:
+  - id: per-number
+    description: per number
+    velocity: {key: recipient, limits: [{max: 2, per: 10m}]}
+    action: block
+"""
+
+
+def fallbacks(metrics: Metrics, mode: str) -> float:
+    value = metrics.registry.get_sample_value("smsguard_redis_fallbacks_total", {"mode": mode})
+    return value or 0.0
+
+
+async def test_redis_down_falls_back_to_local_counters(
+    tmp_path: Path, own_redis: RedisProcess
+) -> None:
+    """With Redis stopped, limits still hold per process, and the fallback is counted."""
+    client: Redis = Redis.from_url(own_redis.url, socket_connect_timeout=0.2)
+    metrics = Metrics()
+    e = engine(
+        write_rules(tmp_path, {"10-a.yaml": ONE_LIMIT}), client, metrics=metrics, timeout_s=0.5
+    )
+    assert (await e.decide(sms(), signals())).action is Action.ALLOW
+    own_redis.stop()
+    results = [await e.decide(sms(), signals()) for _ in range(3)]
+    await client.aclose()
+    assert [d.action for d in results] == [Action.ALLOW, Action.ALLOW, Action.BLOCK]
+    assert "per-process counters" in results[2].reason
+    assert fallbacks(metrics, "local") == 3
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("allow", Action.ALLOW), ("block", Action.BLOCK)])
+async def test_on_error_allow_or_block(
+    tmp_path: Path, own_redis: RedisProcess, mode: str, expected: Action
+) -> None:
+    """redis.on_error=allow lets velocity rules pass; block refuses while Redis is down."""
+    client: Redis = Redis.from_url(own_redis.url, socket_connect_timeout=0.2)
+    metrics = Metrics()
+    e = engine(
+        write_rules(tmp_path, {"10-a.yaml": ONE_LIMIT}),
+        client,
+        metrics=metrics,
+        on_error=mode,
+        timeout_s=0.5,
+    )
+    own_redis.stop()
+    d = await e.decide(sms(), signals())
+    await client.aclose()
+    assert d.action is expected
+    assert fallbacks(metrics, mode) == 1
+    if mode == "block":
+        assert d.reason == "velocity store unavailable (redis.on_error=block): per-number"
+
+
+async def test_slow_redis_falls_back_after_the_call_timeout(
+    tmp_path: Path, own_redis: RedisProcess
+) -> None:
+    """A Redis stalled by DEBUG SLEEP answers too late: the decision uses local counters."""
+    client: Redis = Redis.from_url(own_redis.url)
+    staller: Redis = Redis.from_url(own_redis.url)
+    metrics = Metrics()
+    e = engine(
+        write_rules(tmp_path, {"10-a.yaml": ONE_LIMIT}), client, metrics=metrics, timeout_s=0.05
+    )
+    await e.decide(sms(), signals())  # warm: script loaded, connection open
+    sleeping = asyncio.create_task(staller.execute_command("DEBUG", "SLEEP", "0.5"))
+    await asyncio.sleep(0.05)  # let the DEBUG SLEEP reach the server first
+    d = await e.decide(sms(), signals())
+    await sleeping
+    await staller.aclose()
+    assert d.action is Action.ALLOW
+    assert fallbacks(metrics, "local") == 1
+    # Redis answers again and is used: the timed-out call still ran there once the sleep ended
+    # (a timeout cannot take back a command already sent), so its counter holds 2.
+    d = await e.decide(sms(), signals())
+    await client.aclose()
+    assert (d.action, d.reason) == (
+        Action.BLOCK,
+        "recipient +44*******456 made 2 attempts in 10m, limit 2",
+    )
+    assert fallbacks(metrics, "local") == 1
