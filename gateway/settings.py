@@ -330,6 +330,8 @@ class PinSettings(Section):
     step_up_ttl_s: int = Field(300, ge=30, le=86_400)
     # Argon2 verifications running at once (each ~20 MiB and one core for ~100 ms).
     verify_concurrency: int = Field(2, ge=1, le=64)
+    # Reverse proxies in front of the gateway that append to X-Forwarded-For (0: use the peer).
+    trusted_proxy_hops: int = Field(0, ge=0, le=10)
 
     @model_validator(mode="after")
     def _consistent(self) -> PinSettings:
