@@ -29,8 +29,9 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway.appkeys import CLOCK, EVENTS, METRICS, PHONE_HASH, REDIS, SETTINGS
+from gateway.appkeys import CLOCK, EVENTS, METRICS, PHONE_HASH, READINESS, REDIS, SETTINGS
 from gateway.clock import Clock
+from gateway.health import CheckResult
 from gateway.logs import PhoneHasher, get_logger, mask_phone
 from gateway.metrics import Metrics
 from gateway.models import Decision, SmsRequest
@@ -177,6 +178,7 @@ class RecorderStats:
     written: int = 0
     pipelines: int = 0
     failures: int = 0
+    failing: bool = False  # the last write failed (Redis down or slow)
 
 
 class EventRecorder:
@@ -265,7 +267,9 @@ class EventRecorder:
             ]
             try:
                 await self._write(batch)
+                self.stats.failing = False
             except (RedisError, OSError, TimeoutError) as exc:
+                self.stats.failing = True
                 self.stats.failures += 1
                 self._requeue(batch)
                 if self.stats.failures == 1 or self.stats.failures % 100 == 0:
@@ -362,6 +366,16 @@ def setup(app: web.Application) -> None:
             hasher=app[PHONE_HASH],
         )
         app[EVENTS] = sink
+
+        async def events_check() -> CheckResult:
+            st = sink.stats
+            detail = f"pending {sink.pending}, written {st.written}, dropped {st.dropped}" + (
+                ", writes failing" if st.failing else ""
+            )
+            return CheckResult(not st.failing, detail)
+
+        # Not required: the gateway keeps serving without its event log.
+        app[READINESS].add("events", events_check, required=False)
         task = asyncio.create_task(sink.run(), name="events-writer")
         try:
             yield

@@ -56,7 +56,7 @@ def gateway_settings(
             "auth0": {"gateway_secret": SECRET},
             "rules": {"path": str(rules_dir), "watch": False},
             "providers": [{"name": "sandbox", "type": "sandbox"}],
-            "events": {"flush_interval_ms": 20},
+            "events": {"flush_interval_ms": 20, **(sections or {}).get("events", {})},
             "prices": {"currency": "USD", "default": 0.05, "per_country": {"GB": 0.04}},
             **({"prices": sections["prices"]} if sections and "prices" in sections else {}),
             "dashboard": {
