@@ -73,7 +73,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     import jwt
 
-    from gateway.intake import _b64url_decode
+    from gateway.intake import b64url_decode
 
     settings = load_or_exit(args.config)
     secret = settings.auth0.gateway_secret
@@ -90,7 +90,7 @@ def cmd_token(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    raw = _b64url_decode(key) if settings.auth0.secret_base64_encoded else key.encode()
+    raw = b64url_decode(key) if settings.auth0.secret_base64_encoded else key.encode()
     now = int(time.time())
     claims = {
         "sub": settings.auth0.subject,

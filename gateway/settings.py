@@ -88,6 +88,19 @@ class Auth0Settings(Section):
     # The tenant's domain ("acme.eu.auth0.com"): issuer of PIN-step and access tokens.
     tenant_domain: str | None = None
 
+    @model_validator(mode="after")
+    def _secret_decodes(self) -> Auth0Settings:
+        if self.secret_base64_encoded and self.gateway_secret is not None:
+            from gateway.intake import b64url_decode
+
+            try:
+                b64url_decode(self.gateway_secret.get_secret_value())
+            except ValueError:
+                raise ValueError(
+                    "gateway_secret is not base64url, but secret_base64_encoded is true"
+                ) from None
+        return self
+
 
 class IntakeSettings(Section):
     # Answer Auth0 within this many seconds (Auth0 itself gives up at 30).
