@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -197,6 +198,10 @@ class StepUpSigner:
         return {"keys": [k.public_jwk() for k in self.keys]}
 
 
+# Refetch the tenant JWKS at least this often, so a key the tenant revoked stops being accepted.
+JWKS_MAX_AGE_S = 3600.0
+
+
 class AccessTokenVerifier:
     """Auth0 access tokens (RS256) against the tenant's JWKS, fetched with the shared session."""
 
@@ -254,8 +259,15 @@ class AccessTokenVerifier:
         if header.get("alg") != "RS256":
             raise AuthError("the access token must be signed with RS256")
         kid = str(header.get("kid", ""))
+        stale = (
+            self._fetched_at is not None
+            and self._clock.monotonic() - self._fetched_at > JWKS_MAX_AGE_S
+        )
         if kid not in self._keys:
             await self._refresh()
+        elif stale:
+            with contextlib.suppress(AuthError):  # keep serving with the cached keys meanwhile
+                await self._refresh()
         key = self._keys.get(kid)
         if key is None:
             raise AuthError("the access token is signed with an unknown key")
