@@ -80,6 +80,12 @@ class MessagePath:
             # Safety net: the router keeps within the deadline, so this means a stage hung.
             response = web.json_response({"error": "deadline exceeded"}, status=504)
             outcome = "timeout"
+        except Exception:
+            # A defect in a stage: Auth0 gets a plain 500 (the login fails closed, nothing is
+            # sent unchecked) and the traceback goes to the log with the request id.
+            log.exception("message path failed", request_id=request_id)
+            response = web.json_response({"error": "internal error"}, status=500)
+            outcome = "error"
         fields["outcome"] = outcome
         self.metrics.requests.labels(outcome).inc()
         self.metrics.request_latency.observe(self.clock.monotonic() - started)

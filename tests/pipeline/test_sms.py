@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import create_app
+from gateway.appkeys import PIPELINE
 from gateway.settings import build_settings
 from tests.auth0 import SECRET, action_payload, auth_headers, legacy_payload
 from tests.fakes import TWILIO_SID, TWILIO_TOKEN, FakeProvider, basic_auth
@@ -201,3 +202,25 @@ async def test_health_ready_and_metrics(make_gateway: MakeGateway) -> None:
     await client.post("/sms", json=legacy_payload(), headers=auth_headers())
     metrics = await (await client.get("/metrics")).text()
     assert 'smsguard_requests_total{outcome="sent"} 1.0' in metrics
+
+
+class _BrokenPolicy:
+    """A policy with a defect, to see how the path fails."""
+
+    async def decide(self, sms: Any, signals: Any) -> Any:
+        raise RuntimeError("defect")
+
+    async def settle(self, sms: Any, signals: Any, decision: Any, sent: bool) -> None:
+        return None
+
+
+async def test_defect_in_a_stage_fails_closed(
+    make_gateway: MakeGateway, twilio: tuple[FakeProvider, TestServer]
+) -> None:
+    """A stage that raises unexpectedly yields a JSON 500 and nothing is sent unchecked."""
+    client = await make_gateway()
+    client.app[PIPELINE].policy = _BrokenPolicy()
+    resp = await client.post("/sms", json=legacy_payload(), headers=auth_headers())
+    assert resp.status == 500
+    assert (await resp.json()) == {"error": "internal error"}
+    assert twilio[0].received == []
