@@ -108,7 +108,11 @@ class Dashboard:
                 form = await request.post()
                 if not csrf_ok(session.csrf, form.get("csrf")):
                     return self.secure(web.Response(status=403, text="CSRF token missing or wrong"))
-            return self.secure(await handler(request, session))
+            try:
+                return self.secure(await handler(request, session))
+            except RedisError as exc:
+                log.warning("dashboard: Redis unavailable", error=str(exc), path=request.path)
+                return self.secure(web.Response(status=503, text="Redis is unavailable; retry"))
 
         return wrapped
 
@@ -191,6 +195,21 @@ class Dashboard:
                 )
             )
 
+        try:
+            return await self._login(request, username, password, next_url, ip, again)
+        except RedisError as exc:
+            log.warning("dashboard login: Redis unavailable", error=str(exc))
+            return again("The session store is unavailable. Try again shortly.", 503)
+
+    async def _login(
+        self,
+        request: web.Request,
+        username: str,
+        password: str,
+        next_url: str,
+        ip: str,
+        again: Callable[[str, int], web.StreamResponse],
+    ) -> web.StreamResponse:
         if await self.limiter.blocked(ip, username):
             log.warning("dashboard login refused: too many failures", ip=ip)
             return again("Too many failed attempts. Try again later.", 429)

@@ -42,3 +42,15 @@ async def test_readyz_reports_failing_event_writes_as_a_warning(
     body = await (await client.get("/readyz")).json()
     assert body["checks"]["events"]["status"] == "warn"
     assert "writes failing" in body["checks"]["events"]["detail"]
+
+
+async def test_login_with_redis_down_answers_503_not_500(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]], tmp_path: Path
+) -> None:
+    """Without its session store the login answers 503 with a message, and pages stay closed."""
+    from tests.dashboard.conftest import login
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    client = await aiohttp_client(create_app(gateway_settings(dead, tmp_path / "rules")))
+    assert await login(client) == 503
+    assert (await client.get("/dashboard", allow_redirects=False)).status == 503
