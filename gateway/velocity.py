@@ -62,6 +62,14 @@ class CounterCheck:
     key: str  # full Redis key, already hashed and tagged
     windows: tuple[Window, ...]
     final: bool  # True when exceeding it ends the evaluation (later counters are not touched)
+    # `count: sent`: the event is a reservation, taken back (in the same call) when a later
+    # final counter refuses the request, or later by `release` when the message is not sent.
+    reserve: bool = False
+    longest: int = 0  # the longest window in seconds; 0 = computed from `windows`
+
+    def __post_init__(self) -> None:
+        if not self.longest:
+            object.__setattr__(self, "longest", max(w.seconds for w in self.windows))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +111,10 @@ class VelocityStore(Protocol):
         """Take a reservation back (a `count: sent` rule whose message was not sent)."""
         ...
 
+    def release_later(self, keys: Sequence[str], token: str) -> None:
+        """`release` without waiting for it (batched with the next Redis call)."""
+        ...
+
 
 # ---------------------------------------------------------------------------------------------
 # In-process counters: `rules test`, and the fallback when Redis is down.
@@ -130,9 +142,10 @@ class LocalVelocity:
         self, checks: Sequence[CounterCheck], token: str, now: float, *, write: bool = True
     ) -> HitOutcome:
         results: list[CounterResult | None] = [None] * len(checks)
+        reserved: list[str] = []
         for i, check in enumerate(checks):
             entry = self._logs.get(check.key)
-            longest = max(w.seconds for w in check.windows)
+            longest = check.longest
             if entry is not None:
                 self._logs.move_to_end(check.key)
                 if write:
@@ -156,7 +169,10 @@ class LocalVelocity:
                         self._logs.popitem(last=False)
                 entry.times.append(now)
                 entry.tokens.append(token)
+                if check.reserve:
+                    reserved.append(check.key)
             elif check.final:
+                self.release_now(reserved, token)  # refused: reservations are void
                 break
         return HitOutcome(tuple(results))
 
@@ -187,6 +203,9 @@ class LocalVelocity:
     async def release(self, keys: Sequence[str], token: str) -> None:
         self.release_now(keys, token)
 
+    def release_later(self, keys: Sequence[str], token: str) -> None:
+        self.release_now(keys, token)
+
 
 def _count_since(times: deque[float], since: float) -> int:
     """Events strictly after `since` in a time-ordered deque."""
@@ -198,24 +217,23 @@ def _count_since(times: deque[float], since: float) -> int:
 # Redis.
 
 # KEYS: one sorted set per counter, in rule order.
-# ARGV: now_ms, token, write ("1"/"0"), then per key: final ("1"/"0"), n windows, (ms, limit) x n.
+# ARGV: now_ms, token, write ("1"/"0"), then per key: flags ("f" final, "r" reservation, "-"),
+# longest window ms, n windows, (ms, limit) x n.
 # Returns per key reached: {over (0 = none, else 1-based window), count_1, ..., count_n}.
 VELOCITY_LUA = """
 local now = tonumber(ARGV[1])
 local token = ARGV[2]
 local write = ARGV[3] == '1'
 local out = {}
+local reserved = {}
 local i = 4
 for k = 1, #KEYS do
   local key = KEYS[k]
-  local final = ARGV[i] == '1'
-  local n = tonumber(ARGV[i + 1])
-  i = i + 2
-  local longest = 0
-  for w = 0, n - 1 do
-    local ms = tonumber(ARGV[i + 2 * w])
-    if ms > longest then longest = ms end
-  end
+  local flags = ARGV[i]
+  local final = string.find(flags, 'f', 1, true) ~= nil
+  local longest = tonumber(ARGV[i + 1])
+  local n = tonumber(ARGV[i + 2])
+  i = i + 3
   if write then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest)
   end
@@ -233,7 +251,10 @@ for k = 1, #KEYS do
     if row[1] == 0 then
       redis.call('ZADD', key, now, token)
       redis.call('PEXPIRE', key, longest)
+      if string.find(flags, 'r', 1, true) then reserved[#reserved + 1] = key end
     elseif final then
+      -- refused here: reservations taken by earlier `count: sent` counters are void
+      for _, rkey in ipairs(reserved) do redis.call('ZREM', rkey, token) end
       break
     end
   end
@@ -250,7 +271,8 @@ def script_args(
     keys = [c.key for c in checks]
     args: list[str | int] = [int(now * 1000), token, "1" if write else "0"]
     for c in checks:
-        args.append("1" if c.final else "0")
+        args.append(("f" if c.final else "") + ("r" if c.reserve else "") or "-")
+        args.append(c.longest * 1000)
         args.append(len(c.windows))
         for w in c.windows:
             args.append(w.seconds * 1000)
@@ -301,13 +323,17 @@ class RedisBatcher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, commands: list[Command]) -> list[Any]:
+        return await self.submit(commands)
+
+    def submit(self, commands: list[Command]) -> asyncio.Future[list[Any]]:
+        """Queue commands for the next flush; the future resolves to their replies."""
         loop = asyncio.get_running_loop()
         pending = _Pending(commands, loop.create_future())
         self._queue.append(pending)
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush)
-        return await pending.future
+        return pending.future
 
     def _flush(self) -> None:
         self._scheduled = False
@@ -325,6 +351,11 @@ class RedisBatcher:
         try:
             async with asyncio.timeout(self.timeout_s):
                 replies = await self._execute([c for p in batch for c in p.commands])
+        except asyncio.CancelledError:
+            for p in batch:  # shutting down: nobody may wait forever
+                if not p.future.done():
+                    p.future.set_exception(TimeoutError("redis call cancelled"))
+            raise
         except (RedisError, OSError, TimeoutError) as exc:
             self.stats.errors += 1
             error = (
@@ -403,6 +434,13 @@ class RedisVelocity:
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
 
+    def release_later(self, keys: Sequence[str], token: str) -> None:
+        self.local.release_now(keys, token)
+        if not keys or self.clock.monotonic() < self._down_until:
+            return
+        future = self.batcher.submit([("ZREM", key, token) for key in keys])
+        future.add_done_callback(_ignore_result)
+
     async def _call(
         self, checks: Sequence[CounterCheck], token: str, now: float, *, write: bool
     ) -> HitOutcome:
@@ -452,3 +490,8 @@ class RedisVelocity:
                 break
         results += [None] * (len(checks) - len(results))
         return HitOutcome(tuple(results), fallback="block")
+
+
+def _ignore_result(future: asyncio.Future[list[Any]]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: a failed background release is not worth a warning

@@ -81,7 +81,6 @@ class RuleEngine:
         self._reservations: OrderedDict[str, _Reservation] = OrderedDict()
         self._max_reservations = max_reservations
         self._reload_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ metadata for the dashboard
 
@@ -201,7 +200,13 @@ class RuleEngine:
                         TraceStep(rule.id, False, "velocity key signal unknown: not counted")
                     )
                 continue
-            check = CounterCheck(counter_key(rule.id, values), vel.windows, rule.final)
+            check = CounterCheck(
+                counter_key(rule.id, values),
+                vel.windows,
+                rule.final,
+                reserve=vel.count == "sent",
+                longest=rule.longest_window,
+            )
             checks.append(check)
             matched.append((rule, check, values))
             if explain:
@@ -223,6 +228,7 @@ class RuleEngine:
         tags: list[str] = []
         reserved: list[str] = []
         decision: Decision | None = None
+        decided_by: Rule | None = None
         j = 0
         for rule, maybe_check, values in matched:
             if maybe_check is not None:
@@ -235,11 +241,13 @@ class RuleEngine:
                     detail = "not reached (an earlier velocity rule refused)"
                     _fill(trace, rule.id, False, detail, explain)
                     continue
-                counts = self._counts(rule, values, result)
-                if outcome.fallback:
-                    counts += f" [redis unavailable: {outcome.fallback}]"
+                counts = ""
+                if explain:
+                    counts = self._counts(rule, values, result)
+                    if outcome.fallback:
+                        counts += f" [redis unavailable: {outcome.fallback}]"
                 if not result.exceeded:
-                    if rule.velocity.count == "sent" and write:
+                    if check.reserve and write:
                         reserved.append(check.key)
                     _fill(trace, rule.id, False, f"under limit: {counts}", explain)
                     continue
@@ -256,6 +264,7 @@ class RuleEngine:
                 tags.extend(rule.tags)
                 continue
             action = _ACTIONS[rule.action]
+            decided_by = rule
             decision = Decision(
                 action,
                 rule_id=rule.id,
@@ -278,8 +287,10 @@ class RuleEngine:
         if reserved:
             if decision.action is Action.ALLOW:
                 self._reserve(sms.request_id, _Reservation(tuple(reserved), token))
-            else:  # refused: give the budget back now, in the background (batched with others)
-                self._background(self.store.release(tuple(reserved), token))
+            elif not (decided_by is not None and decided_by.velocity is not None):
+                # Refused by a rule without counters (a velocity refusal already voided the
+                # reservations inside the same script call): give them back, batched.
+                self.store.release_later(tuple(reserved), token)
         if not explain:
             trace = [TraceStep(decision.rule_id or "default", True, decision.reason)]
             trace += [TraceStep(h.rule_id, True, f"shadow: would have {h.action}") for h in shadow]
@@ -325,12 +336,6 @@ class RuleEngine:
         self._reservations[request_id] = reservation
         if len(self._reservations) > self._max_reservations:
             self._reservations.popitem(last=False)  # never settled: keep the count (fail closed)
-
-    def _background(self, coro: object) -> None:
-        assert asyncio.iscoroutine(coro)
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
 
 def _why(rule: Rule, signals: Signals) -> str:

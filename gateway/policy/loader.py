@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,6 +52,10 @@ class Velocity:
     windows: tuple[Window, ...]
     count: Literal["attempts", "sent"]
 
+    @property
+    def longest(self) -> int:
+        return max(w.seconds for w in self.windows)
+
     def values(self, s: Signals) -> list[str] | None:
         """The key's values for one request; None when a signal in it is unknown (rule skipped)."""
         out: list[str] = []
@@ -79,15 +83,18 @@ class Rule:
     condition: Condition | None
     velocity: Velocity | None
     location: Location
-
-    @property
-    def final(self) -> bool:
-        """A matching rule ends the evaluation (allow/block/drop, not in shadow mode)."""
-        return self.action != "tag" and not self.shadow
+    # A matching rule ends the evaluation (allow/block/drop, not in shadow mode).
+    final: bool = field(init=False, default=False)
+    longest_window: int = field(init=False, default=0)  # seconds, for velocity rules
 
     @property
     def mode(self) -> str:
         return "shadow" if self.shadow else "enforce"
+
+    def __post_init__(self) -> None:
+        # Precomputed for the hot path.
+        object.__setattr__(self, "longest_window", self.velocity.longest if self.velocity else 0)
+        object.__setattr__(self, "final", self.action != "tag" and not self.shadow)
 
 
 @dataclass(frozen=True)

@@ -263,3 +263,23 @@ async def test_rule_metadata_for_the_dashboard(tmp_path: Path) -> None:
     assert info["uk-only-limit"].action == "block"
     assert len(engine.version) == 12
     assert engine.files == (str(tmp_path / "10-a.yaml"),)
+
+
+async def test_static_refusal_gives_reservations_back(tmp_path: Path) -> None:
+    """A `count: sent` rule keeps no reservation for a message a later rule refused."""
+    rules = """
+    rules:
+      - id: sent-cap
+        description: 1 sent per number
+        velocity: {key: recipient, count: sent, limits: [{max: 1, per: 1h}]}
+        action: block
+      - id: curl
+        description: no curl
+        conditions: {signal: ua.family, equals: curl}
+        action: block
+    """
+    engine = engine_for(write_rules(tmp_path, {"10-a.yaml": rules}))
+    for _ in range(3):
+        d = await engine.decide(sms(), signals(ua_family="curl"))
+        assert d.rule_id == "curl"
+    assert (await engine.decide(sms(), signals())).action is Action.ALLOW

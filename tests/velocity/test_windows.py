@@ -115,3 +115,28 @@ def test_local_store_is_bounded() -> None:
         check = CounterCheck(f"k{i}", (Window(60, 5),), final=True)
         store.hit_now([check], "t", 1.0)
     assert len(store) == 100
+
+
+async def test_a_refusal_voids_earlier_reservations(store: VelocityStore) -> None:
+    """A `count: sent` reservation is taken back in the same call when a later check refuses."""
+    t = 1_700_000_000.0
+    sent = CounterCheck(counter_key("sent", ["k"]), (Window(3600, 10),), final=True, reserve=True)
+    tight = CounterCheck(counter_key("tight", ["k"]), (Window(60, 1),), final=True)
+    await store.hit([sent, tight], "one", t)
+    outcome = await store.hit([sent, tight], "two", t)
+    assert outcome.results[1] is not None
+    assert outcome.results[1].exceeded
+    after = await store.peek([sent], t)
+    assert after.results[0] is not None
+    assert after.results[0].counts == (1,)
+
+
+async def test_release_later_takes_a_reservation_back(store: VelocityStore) -> None:
+    """release_later frees the place without the caller waiting for Redis."""
+    t = 1_700_000_000.0
+    await store.hit([TEN_MIN], "keep", t)
+    await store.hit([TEN_MIN], "drop", t)
+    store.release_later([TEN_MIN.key], "drop")
+    outcome = await store.peek([TEN_MIN], t)  # the next call flushes the queued release first
+    assert outcome.results[0] is not None
+    assert outcome.results[0].counts == (1,)
