@@ -475,6 +475,9 @@ def policy_info(policy: Any) -> dict[str, Any]:
         value = getattr(policy, name, None)
         return value if value is not None else getattr(ruleset, name, None)
 
+    rule_info = getattr(policy, "rule_info", None)
+    if callable(rule_info):  # the rule engine's own summary (with file:line and velocity)
+        items = rule_info()
     rules = []
     for r in items if isinstance(items, list | tuple) else ():
         shadow = bool(getattr(r, "shadow", False))
@@ -484,16 +487,22 @@ def policy_info(policy: Any) -> dict[str, Any]:
                 "description": str(getattr(r, "description", "") or ""),
                 "action": str(getattr(r, "action", "") or ""),
                 "mode": str(getattr(r, "mode", "shadow" if shadow else "enforce")),
+                "velocity": str(getattr(r, "velocity", "") or "")
+                if isinstance(getattr(r, "velocity", None), str)
+                else "",
+                "file": str(getattr(r, "file", "") or getattr(r, "location", "") or ""),
             }
         )
     loaded_at = pick("loaded_at")
     last_error = pick("last_error")
+    last_error_at = pick("last_error_at")
     default = getattr(getattr(ruleset, "default", None), "action", None)
     return {
         "engine": type(policy).__name__ if policy is not None else None,
         "version": pick("version"),
         "loaded_at": float(loaded_at) if isinstance(loaded_at, int | float) else None,
         "last_error": str(last_error) if last_error else None,
+        "last_error_at": float(last_error_at) if isinstance(last_error_at, int | float) else None,
         "files": [str(f) for f in pick("files") or ()],
         "default": str(default) if default else None,
         "rules": rules,

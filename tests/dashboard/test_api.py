@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -243,3 +244,20 @@ async def test_pin_unlock_clears_the_lock_and_is_audited(
     audit = (await (await client.get("/dashboard/api/overrides")).json())["audit"]
     assert (audit[0]["change"], audit[0]["target"]) == ("pin-unlock", "sms|abc")
     await redis.aclose()
+
+
+async def test_rules_page_shows_a_refused_reload_and_keeps_the_running_rules(
+    client: Client, settings: Settings
+) -> None:
+    """After a bad rule file is refused, the rules page shows the error with file:line."""
+    from gateway.appkeys import POLICY
+
+    (settings.rules.path / "rules.yaml").write_text("rules:\n  - id: x\n    action: explode\n")
+    engine: Any = client.app[POLICY]
+    assert await engine.reload() is False
+    await login(client)
+    info = await (await client.get("/dashboard/api/rules")).json()
+    assert "rules.yaml:" in info["last_error"]
+    assert {r["id"] for r in info["rules"]} == {"prefix-burst", "watch-gb"}
+    page = await (await client.get("/dashboard/rules")).text()
+    assert "reload-error" in page
