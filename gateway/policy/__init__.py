@@ -12,9 +12,9 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -24,6 +24,9 @@ from gateway.health import CheckResult
 from gateway.logs import get_logger
 from gateway.models import Decision, SmsRequest
 from gateway.signals import Signals
+
+if TYPE_CHECKING:
+    from gateway.policy.engine import RuleEngine
 
 log = get_logger("gateway.policy")
 
@@ -84,41 +87,38 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
 
     app[READINESS].add("rules", rules_check)
 
-    tasks: list[asyncio.Task[None]] = []
-    if settings.rules.watch:
-        tasks.append(asyncio.create_task(_watch(engine, path, settings.rules.watch_debounce_ms)))
     loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(coro: Coroutine[Any, Any, Any]) -> None:
+        task = loop.create_task(coro)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    if settings.rules.watch:
+        spawn(_watch(engine, path, settings.rules.watch_debounce_ms))
     hup = False
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGHUP"):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal.SIGHUP, lambda: _spawn(tasks, engine.reload()))
+            loop.add_signal_handler(signal.SIGHUP, lambda: spawn(engine.reload()))
             hup = True
     try:
         yield
     finally:
         if hup:
             loop.remove_signal_handler(signal.SIGHUP)
-        for task in tasks:
+        pending = list(tasks)
+        for task in pending:
             task.cancel()
-        for task in tasks:
+        for task in pending:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
 
-def _spawn(tasks: list[asyncio.Task[None]], coro: object) -> None:
-    async def run() -> None:
-        await coro  # type: ignore[misc]
-
-    tasks.append(asyncio.get_running_loop().create_task(run()))
-
-
-async def _watch(engine: object, path: Path, debounce_ms: int) -> None:
+async def _watch(engine: RuleEngine, path: Path, debounce_ms: int) -> None:
     """Reload when a file under the rules folder changes (debounced by watchfiles)."""
     from watchfiles import awatch
 
-    from gateway.policy.engine import RuleEngine
-
-    assert isinstance(engine, RuleEngine)
     target = path if await asyncio.to_thread(path.is_dir) else path.parent
     try:
         async for _changes in awatch(target, debounce=debounce_ms, recursive=True):
