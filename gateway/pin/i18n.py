@@ -26,6 +26,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "label_confirm": "Repeat the PIN",
         "policy_digits": "Use {min} to {max} digits.",
         "policy_any": "Use {min} to {max} characters.",
+        "policy_digits_min": "Use at least {min} digits.",
+        "policy_any_min": "Use at least {min} characters.",
         "policy_blocklist": (
             "Avoid easy guesses: repeated or consecutive digits (111111, 123456), keypad "
             "patterns, years, dates and other common PINs are refused."

@@ -43,7 +43,7 @@ async def test_new_user_sees_enrollment_with_policy(
     assert form.status == 200
     assert form.mode == "enroll"
     assert 'name="confirm"' in form.text
-    assert "Use 6 to 64 digits." in form.text
+    assert "Use at least 6 digits." in form.text
     assert 'inputmode="numeric"' in form.text
     assert 'autocomplete="new-password"' in form.text
 
