@@ -169,6 +169,9 @@ def aggregate_fields(event: dict[str, Any]) -> Iterable[str]:
         yield f"s|{hit['action']}|{hit['rule']}"
 
 
+_Pending = tuple[SmsRequest, Signals | None, Decision | None, Outcome]
+
+
 @dataclass
 class RecorderStats:
     """Counters for tests and /readyz details."""
@@ -198,7 +201,7 @@ class EventRecorder:
         self._clock = clock
         self._metrics = metrics
         self._hasher = hasher
-        self._buffer: deque[dict[str, Any]] = deque()
+        self._buffer: deque[_Pending] = deque()
         self._wake = asyncio.Event()
         self.stats = RecorderStats()
         self._retention_s = settings.retention_days * 86_400
@@ -210,26 +213,15 @@ class EventRecorder:
         self, sms: SmsRequest, signals: Signals | None, decision: Decision | None, outcome: Outcome
     ) -> None:
         """Queue one event; never blocks, never raises (drops with a counter when full)."""
-        try:
-            if len(self._buffer) >= self._settings.buffer:
-                self._drop(1)
-                return
-            self._buffer.append(
-                build_event(
-                    sms,
-                    signals,
-                    decision,
-                    outcome,
-                    hasher=self._hasher,
-                    prefix_digits=self._settings.prefix_digits,
-                )
-            )
-            self.stats.recorded += 1
-            if len(self._buffer) >= self._settings.batch_size:
-                self._wake.set()
-        except Exception:  # recording must never fail a request
-            log.exception("event not recorded")
+        # Only a reference to the (immutable) request objects is kept here: the event itself is
+        # built by the writer, off the request's latency.
+        if len(self._buffer) >= self._settings.buffer:
             self._drop(1)
+            return
+        self._buffer.append((sms, signals, decision, outcome))
+        self.stats.recorded += 1
+        if len(self._buffer) >= self._settings.batch_size:
+            self._wake.set()
 
     def _drop(self, n: int) -> None:
         self.stats.dropped += n
@@ -282,7 +274,7 @@ class EventRecorder:
                 return False
         return True
 
-    def _requeue(self, batch: list[dict[str, Any]]) -> None:
+    def _requeue(self, batch: list[_Pending]) -> None:
         # Keep the oldest unwritten events up to the buffer size; newer ones beyond it are dropped.
         room = self._settings.buffer - len(self._buffer)
         keep = batch[: max(room, 0)]
@@ -290,7 +282,27 @@ class EventRecorder:
             self._drop(len(batch) - len(keep))
         self._buffer.extendleft(reversed(keep))
 
-    async def _write(self, batch: list[dict[str, Any]]) -> None:
+    def _build(self, batch: list[_Pending]) -> list[dict[str, Any]]:
+        events = []
+        for sms, signals, decision, outcome in batch:
+            try:
+                events.append(
+                    build_event(
+                        sms,
+                        signals,
+                        decision,
+                        outcome,
+                        hasher=self._hasher,
+                        prefix_digits=self._settings.prefix_digits,
+                    )
+                )
+            except Exception:  # one odd request must not lose the batch
+                log.exception("event not recorded")
+                self._drop(1)
+        return events
+
+    async def _write(self, pending: list[_Pending]) -> None:
+        batch = self._build(pending)
         counts: Counter[tuple[str, str]] = Counter()
         for event in batch:
             minute = int(event["time"] // 60)
