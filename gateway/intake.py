@@ -25,6 +25,7 @@ import phonenumbers
 
 from gateway.errors import AuthError, IntakeError
 from gateway.models import PayloadShape, SmsRequest
+from gateway.phone import phone_facts
 from gateway.settings import Auth0Settings, IntakeSettings
 
 _OPTIONAL_TOP = ("message_type", "locale", "delivery_method", "client_id", "correlation_id")
@@ -199,15 +200,35 @@ class PayloadParser:
         cleaned = "".join(ch for ch in raw if ch not in " -().\u00a0\t")
         if cleaned.startswith("00"):
             cleaned = "+" + cleaned[2:]
-        if not cleaned.startswith("+") and self._default_region is None:
+        if not cleaned.startswith("+"):
+            if self._default_region is None:
+                raise IntakeError(
+                    400, "must be in international format (+<country code>...)", field="recipient"
+                )
+            cleaned = self._international(cleaned)
+        # The cached parse that signals reuses: a number costs one parse on the whole path.
+        facts = phone_facts(cleaned)
+        if facts.calling_code is None:
             raise IntakeError(
-                400, "must be in international format (+<country code>...)", field="recipient"
+                400, f"not a phone number ({_parse_error(cleaned)})", field="recipient"
             )
+        return facts.e164
+
+    def _international(self, national: str) -> str:
         try:
-            number = phonenumbers.parse(cleaned, self._default_region)
+            number = phonenumbers.parse(national, self._default_region)
         except phonenumbers.NumberParseException as exc:
             raise IntakeError(400, f"not a phone number ({exc._msg})", field="recipient") from exc
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parse_error(number: str) -> str:
+    """Why phonenumbers refuses a number (only on the refusal path: facts are cached without it)."""
+    try:
+        phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException as exc:
+        return str(exc._msg)
+    return "no country calling code"
 
 
 def _required_str(data: dict[str, Any], key: str) -> str:

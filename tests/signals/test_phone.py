@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.signals import SignalExtractor, phone_facts
+from gateway.phone import phone_facts
+from gateway.signals import SignalExtractor
 from tests.signals.helpers import sms
 
 extract = SignalExtractor().compute
