@@ -1,9 +1,10 @@
 """Event log: every decision, recorded off the request path (Redis stream + aggregates).
 
 The message path depends only on the `EventSink` protocol: `record` must never block or raise.
-`EventRecorder.record` turns the request into a compact, phone-safe event (masked recipient and a
-keyed hash, never the full number) and appends it to a bounded in-memory buffer; a background task
-writes the buffer to Redis in batches, one pipeline per batch:
+`EventRecorder.record` appends a reference to the (immutable) request, signals, decision and outcome
+to a bounded in-memory buffer (well under a microsecond); a background task turns them into compact,
+phone-safe events (masked recipient, a keyed hash and a short prefix, never the full number) and
+writes them to Redis in batches, one pipeline per batch:
 
     XADD smsguard:events MAXLEN ~ stream_max     the recent events (plus XTRIM MINID ~ by age)
     HINCRBY smsguard:agg:m:<minute> <field> n    per-minute counts, EXPIRE retention_days
@@ -60,6 +61,8 @@ ACTIONS = ("sent", "blocked", "dropped", "failed", "error")
 _MAX_TRACE = 60
 _MAX_DETAIL = 200
 _MAX_TEXT = 300
+# The writer builds events in the event loop: it lets requests in after this many.
+_YIELD_EVERY = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,27 +285,30 @@ class EventRecorder:
             self._drop(len(batch) - len(keep))
         self._buffer.extendleft(reversed(keep))
 
-    def _build(self, batch: list[_Pending]) -> list[dict[str, Any]]:
-        events = []
-        for sms, signals, decision, outcome in batch:
+    async def _build(self, batch: list[_Pending]) -> list[tuple[dict[str, Any], str]]:
+        """Events and their JSON, yielding to the loop every few so requests never wait long."""
+        built = []
+        for i, (sms, signals, decision, outcome) in enumerate(batch, 1):
             try:
-                events.append(
-                    build_event(
-                        sms,
-                        signals,
-                        decision,
-                        outcome,
-                        hasher=self._hasher,
-                        prefix_digits=self._settings.prefix_digits,
-                    )
+                event = build_event(
+                    sms,
+                    signals,
+                    decision,
+                    outcome,
+                    hasher=self._hasher,
+                    prefix_digits=self._settings.prefix_digits,
                 )
+                built.append((event, json.dumps(event, separators=(",", ":"))))
             except Exception:  # one odd request must not lose the batch
                 log.exception("event not recorded")
                 self._drop(1)
-        return events
+            if i % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        return built
 
     async def _write(self, pending: list[_Pending]) -> None:
-        batch = self._build(pending)
+        built = await self._build(pending)
+        batch = [event for event, _ in built]
         counts: Counter[tuple[str, str]] = Counter()
         for event in batch:
             minute = int(event["time"] // 60)
@@ -311,13 +317,8 @@ class EventRecorder:
                 counts[(f"{MINUTE_PREFIX}{minute}", field)] += 1
                 counts[(f"{HOUR_PREFIX}{hour}", field)] += 1
         pipe = self._redis.pipeline(transaction=False)
-        for event in batch:
-            pipe.xadd(
-                STREAM_KEY,
-                {"e": json.dumps(event, separators=(",", ":"))},
-                maxlen=self._settings.stream_max,
-                approximate=True,
-            )
+        for _, raw in built:
+            pipe.xadd(STREAM_KEY, {"e": raw}, maxlen=self._settings.stream_max, approximate=True)
         min_id = int(self._clock.time() * 1000) - self._max_age_ms
         if min_id > 0:
             pipe.xtrim(STREAM_KEY, minid=min_id, approximate=True)
