@@ -279,3 +279,18 @@ async def test_page_language_follows_accept_language(
         headers={"Accept-Language": "xx-YY, en;q=0.5"},
     )
     assert '<html lang="en">' in await resp.text()
+
+
+async def test_enroll_form_cannot_replace_an_existing_pin(
+    make_gateway: MakeGateway, auth0: Auth0
+) -> None:
+    """Posting mode=enroll for an enrolled user stores nothing and shows verification."""
+    fake = auth0[0]
+    client = await make_gateway()
+    await enroll(client, fake)
+    form = await open_pin(client, fake.session_token())
+    resp = await submit(client, form, "583920", "583920", mode="enroll")
+    assert resp.status == 409
+    assert 'name="mode" value="verify"' in await resp.text()
+    form = await open_pin(client, fake.session_token())
+    assert (await submit(client, form, GOOD)).status == 303
