@@ -56,11 +56,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--scenarios", default=None, help="comma-separated subset (legit,prefix-burst,...)"
     )
     p.add_argument(
-        "--span", type=float, default=60.0, help="seconds the timeline is spread over (60)"
+        "--span", type=float, default=240.0, help="seconds the timeline is spread over (240)"
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="play the timeline N times faster (denser than real: velocity rules fire sooner)",
     )
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight (1-64)")
     p.add_argument(
-        "--duration-limit", type=float, default=300.0, help="stop sending after this many seconds"
+        "--duration-limit", type=float, default=600.0, help="stop sending after this many seconds"
     )
     p.add_argument(
         "--shape",
@@ -92,13 +98,13 @@ def resolve_credentials(args: argparse.Namespace, environ: dict[str, str]) -> Cr
         return Credentials(args.secret.encode())
     if args.config:
         from gateway.cli import load_or_exit
-        from gateway.intake import _b64url_decode
+        from gateway.intake import b64url_decode
 
         auth0 = load_or_exit(args.config).auth0
         if auth0.gateway_secret is None:
             raise SimulateError(f"{args.config}: auth0.gateway_secret is not set")
         value = auth0.gateway_secret.get_secret_value()
-        key = _b64url_decode(value) if auth0.secret_base64_encoded else value.encode()
+        key = b64url_decode(value) if auth0.secret_base64_encoded else value.encode()
         return Credentials(key, auth0.audience, auth0.subject)
     if environ.get("SMSGUARD_AUTH0__GATEWAY_SECRET"):
         return Credentials(environ["SMSGUARD_AUTH0__GATEWAY_SECRET"].encode())
@@ -148,6 +154,8 @@ async def simulate(args: argparse.Namespace, environ: dict[str, str]) -> Report:
         raise SimulateError("--concurrency must be 1 to 64 (the sandbox inbox keeps 200)")
     if not 0 < args.duration_limit <= 3600:
         raise SimulateError("--duration-limit must be more than 0 and at most 3600 seconds")
+    if not 0 < args.speed <= 1000:
+        raise SimulateError("--speed must be more than 0 and at most 1000")
     if args.legit > 10_000 or args.attack_scale > 20:
         raise SimulateError("at most --legit 10000 and --attack-scale 20")
     credentials = resolve_credentials(args, environ)
@@ -168,6 +176,7 @@ async def simulate(args: argparse.Namespace, environ: dict[str, str]) -> Report:
     options = RunOptions(
         concurrency=args.concurrency,
         duration_limit_s=args.duration_limit,
+        speed=args.speed,
         shape=args.shape,
         run_id=secrets.token_hex(4),
         verify=not args.no_verify,
@@ -195,6 +204,7 @@ async def simulate(args: argparse.Namespace, environ: dict[str, str]) -> Report:
         "legit": args.legit,
         "attack_scale": args.attack_scale,
         "span_s": args.span,
+        "speed": args.speed,
         "shape": args.shape,
         "elapsed_s": round(elapsed, 2),
         "prices": prices.source,

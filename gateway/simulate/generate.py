@@ -3,7 +3,7 @@
 `generate(ScenarioConfig)` returns the requests sorted by their planned send time (`at`, seconds
 after the start). The same config and seed give the same requests, byte for byte.
 
-The timeline is compressed: `span_s` of real time (60 s by default) stands for a busy period.
+The timeline is compressed: `span_s` of real time (4 minutes by default) stands for a busy hour.
 Velocity rules count in the gateway's real clock, so the shapes are scaled rather than slowed down:
 each legitimate user logs in 1 to 3 times (a login per user is what an hour of a real app looks
 like), retries come within a minute as they do in life, and an attack burst sends its hundreds of
@@ -90,7 +90,7 @@ class ScenarioConfig:
     seed: int = 1
     legit: int = 300
     attack_scale: float = 1.0
-    span_s: float = 60.0
+    span_s: float = 240.0
     # Sizes at scale 1.
     bursts: int = 2
     burst_size: int = 200
@@ -132,6 +132,20 @@ def generate(config: ScenarioConfig) -> list[SimRequest]:
     """Every planned request of the scenario, ordered by planned time."""
     rng = random.Random(config.seed)
     b = _Builder(config, rng)
+    expected = config.legit * 1.5 + sum(
+        b.scaled(n) * k
+        for n, k in (
+            (config.bursts, min(2000, b.scaled(config.burst_size))),
+            (config.slow_prefixes, 3),
+            (config.bomb_requests, 1),
+            (config.premium, 1),
+        )
+    )
+    if expected > MAX_REQUESTS:
+        raise ValueError(
+            f"about {expected:.0f} requests planned; the simulator stops at {MAX_REQUESTS} "
+            "(lower --legit or --attack-scale)"
+        )
     # Each scenario has its own generator: changing one leaves the others as they were.
     makers = {
         LEGIT: _legit_users,
@@ -170,9 +184,12 @@ def _legit_users(b: _Builder) -> None:
         on_mobile_data = rng.random() < cfg.carrier_nat_rate and ip_country == country
         agent = pop.browser_agent(rng)
         language = pop.accept_language(country)
+        # A person logs in again minutes later, not seconds: gaps of 65-100 s keep a user's
+        # logins in separate minutes, the tightest per-recipient window real users meet.
         logins = rng.choices((1, 2, 3), weights=(70, 23, 7))[0]
-        first = rng.uniform(0, cfg.span_s * 0.9)
-        times = sorted([first] + [rng.uniform(first, cfg.span_s) for _ in range(logins - 1)])
+        gaps = [rng.uniform(65, 100) for _ in range(logins - 1)]
+        first = rng.uniform(0, max(0.0, cfg.span_s - sum(gaps)))
+        times = [first + sum(gaps[:i]) for i in range(logins)]
         for at in times:
             ip = (
                 pop.ip_in_net(rng, rng.choice(nat[country]))

@@ -33,7 +33,7 @@ EXPENSIVE_COUNTRIES: tuple[str, ...] = ("ID", "NG", "PK", "PH", "EG", "RU", "BD"
 
 # Premium-rate and shared-cost ranges that phonenumbers knows (for the premium scenario).
 PREMIUM_REGIONS: tuple[str, ...] = ("GB", "DE", "FR", "IT", "ES", "AT", "BE", "CH", "AU", "LB")
-SHARED_COST_REGIONS: tuple[str, ...] = ("GB", "FR", "DE", "ES", "BE", "CH", "AT", "IT", "PL")
+SHARED_COST_REGIONS: tuple[str, ...] = ("FR", "DE", "ES", "BE", "CH", "AT", "IT", "PL", "AU")
 
 LANGUAGES: dict[str, str] = {
     "US": "en-US", "GB": "en-GB", "DE": "de-DE", "FR": "fr-FR", "BR": "pt-BR", "IN": "en-IN",

@@ -93,7 +93,8 @@ class Result:
 @dataclass(frozen=True)
 class RunOptions:
     concurrency: int = 8
-    duration_limit_s: float = 300.0
+    duration_limit_s: float = 600.0
+    speed: float = 1.0  # play the timeline this many times faster (tests; quick looks)
     shape: Shape = "action"
     run_id: str = "run"
     verify: bool = True  # ask the sandbox inbox whether each 200 was sent or dropped
@@ -138,7 +139,7 @@ class Simulator:
                 slots.release()
 
         for req in requests:
-            wait = start + req.at - self._clock.monotonic()
+            wait = start + req.at / self._options.speed - self._clock.monotonic()
             if wait > 0:
                 await self._sleep(min(wait, max(0.0, limit - self._clock.monotonic())))
             if self._clock.monotonic() >= limit:
