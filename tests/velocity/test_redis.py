@@ -223,3 +223,17 @@ async def test_slow_redis_falls_back_after_the_call_timeout(
         "recipient +44*******456 made 2 attempts in 10m, limit 2",
     )
     assert fallbacks(metrics, "local") == 1
+
+
+async def test_counter_memory_stays_bounded(client: Redis) -> None:
+    """Expired events are trimmed as writes go on: a busy counter does not grow without bound."""
+    import os
+
+    from gateway.velocity import CounterCheck, Window, counter_key
+
+    store = RedisVelocity(client, clock=FakeClock(), timeout_s=2.0)
+    check = CounterCheck(counter_key("bounded", ["k"]), (Window(1, 5),), True)
+    for i in range(1500):  # 5 allowed per second, for 300 seconds
+        await store.hit([check], os.urandom(8).hex(), 1_700_000_000.0 + i * 0.2)
+    # at most 5 live events, plus those since the last trim (about one write in 16 trims)
+    assert await client.zcard(check.key) <= 5 + 300
