@@ -30,9 +30,10 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway.appkeys import CLOCK, OVERRIDES, REDIS, SETTINGS
+from gateway.appkeys import CLOCK, OVERRIDES, READINESS, REDIS, SETTINGS
 from gateway.clock import Clock
 from gateway.errors import SmsGuardError
+from gateway.health import CheckResult
 from gateway.logs import get_logger
 from gateway.signals import Signals
 
@@ -367,6 +368,13 @@ def setup(app: web.Application) -> None:
             log.warning(
                 "overrides not loaded at startup; retrying in the background", error=str(exc)
             )
+
+        async def overrides_check() -> CheckResult:
+            if not overrides.loaded:
+                return CheckResult(False, "not loaded from Redis yet")
+            return CheckResult(True, f"{len(overrides.active())} active")
+
+        app[READINESS].add("overrides", overrides_check, required=False)
         task = asyncio.create_task(overrides.run(), name="overrides-listener")
         try:
             yield

@@ -228,6 +228,7 @@ class EventFilter:
     ip: str = ""
     since: str = ""  # "YYYY-MM-DDTHH:MM" UTC (a datetime-local input) or unix seconds
     until: str = ""
+    request_id: str = ""  # the request id of a log line (X-Request-Id)
     _net: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
 
     @staticmethod
@@ -243,6 +244,7 @@ class EventFilter:
             ip=get("ip"),
             since=get("since"),
             until=get("until"),
+            request_id=get("request_id"),
         )
         f.country = f.country.upper()
         f.prefix = f.prefix.lstrip("+").replace(" ", "")
@@ -266,6 +268,7 @@ class EventFilter:
                 ("ip", self.ip),
                 ("since", self.since),
                 ("until", self.until),
+                ("request_id", self.request_id),
             )
             if v
         }
@@ -275,6 +278,8 @@ class EventFilter:
         return (_ms(self.until, "+"), _ms(self.since, "-"))
 
     def matches(self, e: dict[str, Any]) -> bool:
+        if self.request_id and e.get("id") != self.request_id:
+            return False
         if self.action and e.get("action") != self.action:
             return False
         if self.rule and e.get("rule") != self.rule:

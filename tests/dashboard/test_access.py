@@ -9,7 +9,7 @@ from aiohttp import web
 
 from gateway.app import create_app
 from gateway.clock import FakeClock
-from gateway.settings import build_settings
+from gateway.settings import Settings, build_settings
 from tests.auth0 import SECRET
 from tests.dashboard.conftest import (
     PASSWORD,
@@ -197,3 +197,15 @@ async def test_login_redirect_never_leaves_the_dashboard(client: Client) -> None
         allow_redirects=False,
     )
     assert resp.headers["Location"] == "/dashboard"
+
+
+async def test_session_idles_out_in_redis(client: Client, settings: Settings) -> None:
+    """The session record expires after dashboard.session_idle_minutes without use."""
+    from redis.asyncio import Redis
+
+    await login(client)
+    redis: Redis = Redis.from_url(settings.redis.url)
+    (key,) = await redis.keys("smsguard:dash:session:*")
+    ttl = await redis.ttl(key)
+    assert 0 < ttl <= settings.dashboard.session_idle_minutes * 60
+    await redis.aclose()

@@ -70,6 +70,8 @@ async def test_events_filter_by_action_rule_country_prefix_and_cidr(client: Clie
     assert await count("prefix=%2B447800") == 1
     assert await count("ip=198.51.100.0/24") == 10
     assert await count("ip=203.0.113.7") == 2
+    one = (await (await client.get("/dashboard/api/events?limit=1")).json())["events"][0]
+    assert await count(f"request_id={one['id']}") == 1
 
 
 async def test_events_page_through_with_a_cursor(client: Client) -> None:
