@@ -16,6 +16,7 @@ from gateway.policy.testing import (
     CaseResult,
     TestFile,
     build_request,
+    check_references,
     covered_rules,
     load_test_files,
     override_signals,
@@ -122,6 +123,10 @@ def cmd_test(args: argparse.Namespace) -> int:
         test_files = load_test_files(files)
     except ConfigError as exc:
         _print_problems(exc)
+        return 1
+    bad_references = check_references(rules, test_files)
+    if bad_references:
+        _print_problems(ConfigError(bad_references))
         return 1
     templates = list(settings.signals.expected_templates)
     results = asyncio.run(_run_all(rules, test_files, templates))

@@ -320,11 +320,10 @@ def _preload(
 ) -> None:
     rule = rules.rule(rule_id)
     if rule is None or rule.velocity is None:
-        raise ConfigError([Problem(Location("counters"), f"{rule_id!r} is not a velocity rule")])
+        return  # reported by check_references
     values = rule.velocity.values(signals)
-    if values is None:
-        raise ConfigError([Problem(Location("counters"), f"{rule_id}: key signal unknown")])
-    store.preload(counter_key(rule.id, values), count, now)
+    if values is not None:  # unknown key signal: the rule does not count this request anyway
+        store.preload(counter_key(rule.id, values), count, now)
 
 
 async def _send(
@@ -361,6 +360,33 @@ def _compare(case: Case, d: Decision) -> CaseResult:
     if "reason" in e and str(e["reason"]) not in d.reason:
         diff.append(f"reason: expected it to contain {e['reason']!r}, got {d.reason!r}")
     return CaseResult(case, not diff, d, diff)
+
+
+def check_references(rules: RuleSet, files: Sequence[TestFile]) -> list[Problem]:
+    """Cases naming rules that do not exist (a typo would otherwise read as a failing rule)."""
+    ids = {r.id for r in rules.rules}
+    velocity = {r.id for r in rules.rules if r.velocity is not None}
+    problems: list[Problem] = []
+    for tf in files:
+        for case in tf.cases:
+            e = case.expect
+            named = [] if e.get("rule") in (None, "default") else [str(e["rule"])]
+            named += [str(s) for s in e.get("shadow") or []]
+            for rule_id in named:
+                if rule_id not in ids:
+                    problems.append(
+                        Problem(case.location, f"{case.name}: unknown rule {rule_id!r}")
+                    )
+            for rule_id in case.counters:
+                if rule_id not in velocity:
+                    problems.append(
+                        Problem(
+                            case.location,
+                            f"{case.name}: counters: {rule_id!r} is not a "
+                            "velocity rule of this rule set",
+                        )
+                    )
+    return problems
 
 
 def covered_rules(results: Sequence[CaseResult]) -> set[str]:

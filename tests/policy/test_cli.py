@@ -189,3 +189,16 @@ def test_explain_without_redis(
     out = capsys.readouterr().out
     assert "decision: block (status 403) by premium: premium-rate number" in out
     assert "counters: not read (--no-redis)" in out
+
+
+def test_cases_naming_unknown_rules_are_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A case expecting a rule id that does not exist is reported, not run."""
+    write_rules(
+        tmp_path,
+        {"10-a.yaml": RULES, "tests/cases.yaml": TESTS.replace("rule: premium", "rule: premum")},
+    )
+    assert run(["rules", "test", str(tmp_path)], monkeypatch) == 1
+    err = capsys.readouterr().err
+    assert "cases.yaml:2:5: premium is refused: unknown rule 'premum'" in err
