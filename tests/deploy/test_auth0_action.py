@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import jwt
 import pytest
 from aiohttp import web
@@ -260,3 +261,34 @@ async def test_missing_secrets_drop_with_a_reason() -> None:
     outcome = await run_action(event)
     assert [c["method"] for c in outcome.calls] == ["drop"]
     assert "SMSGUARD_SECRET" in outcome.calls[0]["reason"]
+
+
+async def test_real_gateway_accepts_the_actions_request(
+    aiohttp_server: Any, redis_url: str, tmp_path: Path
+) -> None:
+    """The real gateway accepts the Action's request (JWT, payload) and sends it: no drop/retry."""
+    from gateway.app import create_app
+    from gateway.settings import build_settings
+
+    # Default settings (sandbox provider) with the Action's secret; an allow-all rule set keeps
+    # this about the Action/intake contract, whatever the shipped rules decide for this number.
+    (tmp_path / "allow.yaml").write_text("rules: []\ndefault: allow\n")
+    settings = build_settings(
+        {
+            "redis": {"url": redis_url},
+            "auth0": {"gateway_secret": SECRET},
+            "rules": {"path": str(tmp_path), "watch": False},
+        },
+        environ={},
+    )
+    server: TestServer = await aiohttp_server(create_app(settings))
+    outcome = await run_action(make_event(str(server.make_url("")).rstrip("/")))
+    assert outcome == Outcome([], None)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(server.make_url("/sandbox/messages")) as response,
+    ):
+        sent = (await response.json())["messages"]
+    assert [(m["to"], m["body"], m["message_id"]) for m in sent] == [
+        ("+447700900123", "Your verification code is: 123456", "corr-42")
+    ]
