@@ -10,7 +10,7 @@
  *        413, 415)              a retry cannot fix)
  *   5xx, timeout, network    -> api.notification.retry(reason): Auth0 tries again (at most 5 times)
  *
- * Secrets (Actions > this Action > Secrets):
+ * Paste it in Branding > Phone Provider > Custom > Provider Configuration, and add its Secrets there:
  *   SMSGUARD_URL       required  https://sms.example.com   ("/sms" is added when missing)
  *   SMSGUARD_SECRET    required  the same value as auth0.gateway_secret in smsguard's settings
  *   SMSGUARD_AUDIENCE  optional  JWT aud, default "urn:MySmsGateway" (auth0.audience)
