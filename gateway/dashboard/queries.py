@@ -6,6 +6,7 @@ Every read is bounded (pages of events, a scan limit for filters, one pipeline p
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ SERIES = ("sent", "blocked", "dropped", "failed")
 # Traffic the gateway stopped: what the top lists and the money saved count.
 STOPPED = ("blocked", "dropped")
 SCAN_CHUNK = 500
+_STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 SCAN_LIMIT = 20_000
 
 
@@ -335,6 +337,8 @@ async def find_events(
     """Newest first, matching the filter; `before` is the stream id to continue from."""
     high, low = flt.bounds_ms()
     if before:
+        if not _STREAM_ID.match(before):
+            raise FilterError(f"before: {before!r} is not an event id")
         high = f"({before}"
     found: list[dict[str, Any]] = []
     scanned = 0
@@ -364,6 +368,9 @@ async def find_events(
 
 
 async def get_event(redis: Redis, sid: str) -> dict[str, Any] | None:
+    """One event by its stream id; None when it is gone or the id is not a stream id."""
+    if not _STREAM_ID.match(sid):
+        return None
     rows: Any = await redis.xrange(STREAM_KEY, min=sid, max=sid, count=1)
     if not rows:
         return None

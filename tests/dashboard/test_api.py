@@ -263,3 +263,11 @@ async def test_rules_page_shows_a_refused_reload_and_keeps_the_running_rules(
     assert {r["id"] for r in info["rules"]} == {"prefix-burst", "watch-gb"}
     page = await (await client.get("/dashboard/rules")).text()
     assert "reload-error" in page
+
+
+async def test_malformed_event_ids_are_not_found_or_refused(client: Client) -> None:
+    """A made-up event id is a 404, a made-up paging cursor a 400 (never a server error)."""
+    await login(client)
+    assert (await client.get("/dashboard/api/events/not-an-id")).status == 404
+    assert (await client.get("/dashboard/events/1-x")).status == 404
+    assert (await client.get("/dashboard/api/events?before=zz")).status == 400
