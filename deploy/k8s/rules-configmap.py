@@ -2,12 +2,13 @@
 """Print the smsguard-rules ConfigMap (as JSON, which kubectl reads) for a rules folder.
 
     python3 deploy/k8s/rules-configmap.py rules/ | kubectl -n smsguard apply -f -
+    kubectl -n smsguard rollout restart deployment/smsguard      # pods read rules at start
 
-Every regular file directly in the folder (rule files *.yaml and the list files they name) becomes
-one key. ConfigMap volumes are flat, so a sub-folder is refused: keep list files next to the rule
-files, or build an image with your rules in /etc/smsguard/rules instead. Kubernetes updates the
-mounted files in place when the ConfigMap changes; smsguard reloads them (rules.watch), and a bad
-rule set never replaces the running one. Standard library only.
+Every file under the folder (rule files, the list files they name in lists/, rule test cases in
+tests/) becomes one key. ConfigMap keys cannot hold "/", so a file's path is encoded with "__"
+("lists/test-numbers.txt" -> "lists__test-numbers.txt"); the Deployment's `rules` init container
+unpacks the keys back into the folder tree. A rule set that does not load stops the new pods from
+starting, so the rollout halts while the old pods keep serving. Standard library only.
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ import sys
 from pathlib import Path
 
 MAX_BYTES = 1_000_000  # Kubernetes refuses ConfigMaps over 1 MiB (etcd's object limit)
-KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+SEPARATOR = "__"  # stands for "/" in a key
+PART = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def key_for(relative: Path) -> str:
+    for part in relative.parts:
+        if not PART.match(part) or SEPARATOR in part:
+            raise ValueError(
+                f"{relative}: a name may use only letters, digits, '-', '_', '.' and no '__'"
+            )
+    return SEPARATOR.join(relative.parts)
 
 
 def build(folder: Path, name: str, namespace: str | None) -> dict[str, object]:
@@ -29,22 +40,17 @@ def build(folder: Path, name: str, namespace: str | None) -> dict[str, object]:
     data: dict[str, str] = {}
     binary: dict[str, str] = {}
     total = 0
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith("."):
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
             continue
-        if path.is_dir():
-            raise ValueError(
-                f"{path}: sub-folders cannot be mounted from a ConfigMap; put its files next to"
-                " the rule files, or bake the rules into an image"
-            )
-        if not KEY.match(path.name):
-            raise ValueError(f"{path}: a ConfigMap key allows only letters, digits, '-', '_', '.'")
+        key = key_for(relative)
         raw = path.read_bytes()
         total += len(raw)
         try:
-            data[path.name] = raw.decode("utf-8")
+            data[key] = raw.decode("utf-8")
         except UnicodeDecodeError:
-            binary[path.name] = base64.b64encode(raw).decode("ascii")
+            binary[key] = base64.b64encode(raw).decode("ascii")
     if not data and not binary:
         raise ValueError(f"{folder}: no files")
     if total > MAX_BYTES:
@@ -61,7 +67,7 @@ def build(folder: Path, name: str, namespace: str | None) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="the rules folder (e.g. rules/)")
     parser.add_argument("--name", default="smsguard-rules", help="ConfigMap name")
     parser.add_argument("--namespace", default="smsguard", help="namespace ('' for none)")

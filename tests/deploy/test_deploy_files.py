@@ -258,7 +258,8 @@ def test_k8s_volumes_reference_the_shipped_objects() -> None:
     """Settings, rules and secrets come from smsguard-config, smsguard-rules, smsguard-secrets."""
     volumes = {v["name"]: v for v in pod_spec()["volumes"]}
     assert volumes["settings"]["configMap"]["name"] == "smsguard-config"
-    assert volumes["rules"]["configMap"]["name"] == "smsguard-rules"
+    assert volumes["rules-src"]["configMap"]["name"] == "smsguard-rules"
+    assert "emptyDir" in volumes["rules"]
     assert volumes["secrets"]["secret"]["secretName"] == "smsguard-secrets"
     mounts = {m["mountPath"]: m["name"] for m in gateway_container()["volumeMounts"]}
     assert mounts["/etc/smsguard/smsguard.yaml"] == "settings"
@@ -299,7 +300,7 @@ def test_kustomization_lists_existing_files() -> None:
     assert env["SMSGUARD_GEOIP__COUNTRY_DB"].startswith("/var/lib/geoip/")
 
 
-# --- the rules ConfigMap generator --------------------------------------------------------------
+# --- the rules ConfigMap generator and its unpacking init container ----------------------------
 
 
 def run_generator(*args: str) -> subprocess.CompletedProcess[str]:
@@ -309,10 +310,34 @@ def run_generator(*args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+def mount_configmap(configmap: dict[str, Any], where: Path) -> Path:
+    """Lay out a ConfigMap as the kubelet mounts it: ..data/<key> files and <key> symlinks."""
+    data = where / "..2026_11_22_00_00_00.000000000"
+    data.mkdir(parents=True)
+    (where / "..data").symlink_to(data.name)
+    for key, value in configmap.get("data", {}).items():
+        (data / key).write_text(value)
+        (where / key).symlink_to(Path("..data") / key)
+    return where
+
+
+def unpack(source: Path, target: Path) -> None:
+    """Run the Deployment's `rules` init container command on a mounted ConfigMap."""
+    (init,) = [c for c in pod_spec()["initContainers"] if c["name"] == "rules"]
+    env = {e["name"]: e["value"] for e in init["env"]}
+    assert init["volumeMounts"][0]["mountPath"] == env["SRC"]
+    done = subprocess.run(
+        [sys.executable, *init["command"][1:]],
+        env={"SRC": str(source), "DST": str(target)}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
 def test_rules_configmap_holds_each_file(tmp_path: Path) -> None:
-    """The generator prints a ConfigMap with one key per file in the rules folder."""
+    """The generator prints a ConfigMap with one key per file, "__" standing for "/"."""
     (tmp_path / "10-pumping.yaml").write_text("rules: []\n")
-    (tmp_path / "premium.txt").write_text("+88213\n")
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "premium.txt").write_text("+88213\n")
     done = run_generator(str(tmp_path))
     assert done.returncode == 0, done.stderr
     configmap = yaml.safe_load(done.stdout)
@@ -322,13 +347,34 @@ def test_rules_configmap_holds_each_file(tmp_path: Path) -> None:
         "namespace": "smsguard",
         "labels": {"app.kubernetes.io/name": "smsguard"},
     }
-    assert configmap["data"] == {"10-pumping.yaml": "rules: []\n", "premium.txt": "+88213\n"}
+    assert configmap["data"] == {"10-pumping.yaml": "rules: []\n", "lists__premium.txt": "+88213\n"}
 
 
-def test_rules_configmap_refuses_sub_folders(tmp_path: Path) -> None:
-    """A sub-folder (which a ConfigMap volume cannot hold) is an error naming it."""
-    (tmp_path / "rules.yaml").write_text("rules: []\n")
-    (tmp_path / "lists").mkdir()
+def test_rules_configmap_refuses_names_it_cannot_encode(tmp_path: Path) -> None:
+    """A file name holding "__" (the separator) is an error naming it."""
+    (tmp_path / "a__b.yaml").write_text("rules: []\n")
     done = run_generator(str(tmp_path))
     assert done.returncode == 2
-    assert "lists" in done.stderr
+    assert "a__b.yaml" in done.stderr
+
+
+def test_shipped_rules_survive_configmap_and_init_container(tmp_path: Path) -> None:
+    """rules/ through the ConfigMap and the init container is the same tree, and it loads."""
+    from gateway.policy.loader import load_rules
+
+    done = run_generator(str(ROOT / "rules"))
+    assert done.returncode == 0, done.stderr
+    source = mount_configmap(json.loads(done.stdout), tmp_path / "rules-src")
+    target = tmp_path / "rules"
+    target.mkdir()
+    unpack(source, target)
+
+    def tree(root: Path) -> dict[str, bytes]:
+        return {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in root.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        }
+
+    assert tree(target) == tree(ROOT / "rules")
+    assert load_rules(target).rules
