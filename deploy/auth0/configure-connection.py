@@ -165,13 +165,15 @@ def is_secret_key(key: str) -> bool:
     return any(word in lowered for word in SECRET_WORDS)
 
 
+def is_secret(key: Any, value: Any) -> bool:
+    """A non-empty string under a secret-looking key (a flag like secret_base64_encoded is not)."""
+    return is_secret_key(str(key)) and isinstance(value, str) and value != ""
+
+
 def redact(value: Any) -> Any:
     """A copy of `value` with every secret-looking key's value replaced."""
     if isinstance(value, dict):
-        return {
-            k: (REDACTED if is_secret_key(str(k)) and v not in (None, "") else redact(v))
-            for k, v in value.items()
-        }
+        return {k: (REDACTED if is_secret(k, v) else redact(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
@@ -187,7 +189,7 @@ def diff(old: Any, new: Any, path: str = "options") -> list[str]:
                 lines.append(f"+ {sub}: {_show(key, new[key])}")
             elif key not in new:
                 lines.append(f"- {sub}: {_show(key, old[key])}")
-            elif is_secret_key(str(key)) and not isinstance(new[key], (dict, list)):
+            elif is_secret(key, old[key]) or is_secret(key, new[key]):
                 if old[key] != new[key]:
                     lines.append(f"~ {sub}: {REDACTED} (changed)")
             else:
@@ -200,7 +202,7 @@ def diff(old: Any, new: Any, path: str = "options") -> list[str]:
 
 
 def _show(key: Any, value: Any) -> str:
-    if is_secret_key(str(key)) and not isinstance(value, (dict, list)) and value not in (None, ""):
+    if is_secret(key, value):
         return REDACTED
     return json.dumps(redact(value), sort_keys=True)
 

@@ -346,3 +346,26 @@ def test_bad_gateway_url_is_a_usage_error(url: str) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "not an http(s) URL" in done.stderr
+
+
+async def test_diff_shows_flags_and_hides_only_secret_values(aiohttp_server: Any) -> None:
+    """A changed secret_base64_encoded flag is shown as is; an unchanged secret is not listed."""
+    conn = sms_connection()
+    conn["options"] = expected_options()
+    fake = FakeAuth0([conn])
+    result = await run_script(await start(aiohttp_server, fake), "--secret-base64-encoded")
+    assert result.code == 0, result.err
+    changes = [line.strip() for line in result.out.splitlines() if line.startswith("  ")]
+    assert changes == ["~ options.gateway_authentication.secret_base64_encoded: false -> true"]
+
+
+async def test_changed_secret_is_reported_redacted(aiohttp_server: Any) -> None:
+    """A new shared secret shows as changed, with neither value printed."""
+    conn = sms_connection()
+    conn["options"] = expected_options(secret="the-old-secret-value")
+    fake = FakeAuth0([conn])
+    result = await run_script(await start(aiohttp_server, fake))
+    assert result.code == 0, result.err
+    assert "~ options.gateway_authentication.secret: <redacted> (changed)" in result.out
+    assert "the-old-secret-value" not in result.out
+    assert GATEWAY_SECRET not in result.out
