@@ -7,9 +7,11 @@ shipped validates against the gateway's own settings models.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shlex
+import socket
 import subprocess
 import sys
 import tomllib
@@ -131,6 +133,35 @@ def test_dockerfile_healthcheck_probes_healthz_with_python() -> None:
     assert exec_form[:2] == ["python", "-c"]
     compile(exec_form[2], "<healthcheck>", "exec")
     assert "http://127.0.0.1:8080/healthz" in exec_form[2]
+
+
+def healthcheck_code() -> str:
+    exec_form = json.loads(dict(runtime_stage())["HEALTHCHECK"].split("CMD", 1)[1])
+    return str(exec_form[2])
+
+
+async def test_dockerfile_healthcheck_passes_on_a_serving_gateway(aiohttp_server: Any) -> None:
+    """The HEALTHCHECK command exits 0 against the gateway's real /healthz handler."""
+    from aiohttp import web
+
+    from gateway.health import healthz
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    server = await aiohttp_server(app)
+    code = healthcheck_code().replace("127.0.0.1:8080", f"127.0.0.1:{server.port}")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code)
+    assert await proc.wait() == 0
+
+
+def test_dockerfile_healthcheck_fails_when_nothing_listens() -> None:
+    """The HEALTHCHECK command exits non-zero when no gateway answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code = healthcheck_code().replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)
+    assert done.returncode != 0
 
 
 def test_dockerfile_bakes_no_secret() -> None:
