@@ -410,3 +410,15 @@ def test_shipped_rules_survive_configmap_and_init_container(tmp_path: Path) -> N
 
     assert tree(target) == tree(ROOT / "rules")
     assert load_rules(target).rules
+
+
+def test_k8s_only_the_gateway_reaches_redis() -> None:
+    """The NetworkPolicy admits only gateway pods to the Redis pods' port."""
+    policy = k8s("NetworkPolicy", "redis-from-gateway-only")["spec"]
+    redis_labels = k8s("StatefulSet", "redis")["spec"]["template"]["metadata"]["labels"]
+    gateway_labels = k8s("Deployment", "smsguard")["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= redis_labels.items()
+    (rule,) = policy["ingress"]
+    (source,) = rule["from"]
+    assert source["podSelector"]["matchLabels"].items() <= gateway_labels.items()
+    assert not source["podSelector"]["matchLabels"].items() <= redis_labels.items()
