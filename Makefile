@@ -22,13 +22,13 @@ test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/ruff check gateway tests scripts
-	$(BIN)/ruff format --check gateway tests scripts
+	$(BIN)/ruff check gateway tests scripts bench deploy
+	$(BIN)/ruff format --check gateway tests scripts bench deploy
 	$(BIN)/mypy
 
 format: setup
-	$(BIN)/ruff format gateway tests scripts
-	$(BIN)/ruff check --fix gateway tests scripts
+	$(BIN)/ruff format gateway tests scripts bench deploy
+	$(BIN)/ruff check --fix gateway tests scripts bench deploy
 
 bench: setup
 	scripts/ensure-system-deps.sh redis wrk
