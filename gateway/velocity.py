@@ -63,7 +63,7 @@ class CounterCheck:
     A plain slotted class: one is built per counter per request, a frozen dataclass costs 5x more.
     """
 
-    __slots__ = ("final", "key", "longest", "reserve", "windows")
+    __slots__ = ("final", "key", "longest", "reserve", "spec", "windows")
 
     def __init__(
         self,
@@ -73,6 +73,7 @@ class CounterCheck:
         *,
         reserve: bool = False,
         longest: int = 0,
+        spec: str = "",
     ) -> None:
         self.key = key  # full Redis key, already hashed and tagged
         self.windows = windows
@@ -83,6 +84,17 @@ class CounterCheck:
         self.reserve = reserve
         # The longest window in seconds.
         self.longest = longest or max(w.seconds for w in windows)
+        # Its parameters as the script reads them (precomputed per rule by the engine).
+        self.spec = spec or check_spec(windows, final=final, reserve=reserve)
+
+
+def check_spec(windows: Sequence[Window], *, final: bool, reserve: bool) -> str:
+    """`flags|longest_ms|ms_1|limit_1|...`: one string per counter, few arguments to pack."""
+    flags = ("f" if final else "") + ("r" if reserve else "") or "-"
+    parts = [flags, str(max(w.seconds for w in windows) * 1000)]
+    for w in windows:
+        parts += [str(w.seconds * 1000), str(w.limit)]
+    return "|".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,8 +248,9 @@ def _count_since(times: deque[float], since: float) -> int:
 # Redis.
 
 # KEYS: one sorted set per counter, in rule order.
-# ARGV: now_ms, token, write ("1"/"0"), then per key: flags ("f" final, "r" reservation, "-"),
-# longest window ms, n windows, (ms, limit) x n.
+# ARGV: now_ms, token, write ("1"/"0"), specs: one string "spec;spec;..." with, per key,
+# "flags|longest_ms|ms_1|limit_1|ms_2|limit_2..." (flags: "f" final, "r" reservation, "-").
+# Few, precomputed arguments: packing each argument is what costs the client (redis-py) most.
 # Returns per key reached: {over (0 = none, else 1-based window), count_1, ..., count_n}.
 VELOCITY_LUA = """
 local now = tonumber(ARGV[1])
@@ -248,22 +261,23 @@ local write = ARGV[3] == '1'
 local trim = write and string.byte(token, 1) == 48
 local out = {}
 local reserved = {}
-local i = 4
+local specs = {}
+for spec in string.gmatch(ARGV[4], '[^;]+') do specs[#specs + 1] = spec end
 for k = 1, #KEYS do
   local key = KEYS[k]
-  local flags = ARGV[i]
+  local f = {}
+  for v in string.gmatch(specs[k], '[^|]+') do f[#f + 1] = v end
+  local flags = f[1]
   local final = string.find(flags, 'f', 1, true) ~= nil
-  local longest = tonumber(ARGV[i + 1])
-  local n = tonumber(ARGV[i + 2])
-  i = i + 3
+  local longest = tonumber(f[2])
+  local n = (#f - 2) / 2
   if trim then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest)
   end
   local row = {0}
   for w = 1, n do
-    local ms = tonumber(ARGV[i])
-    local limit = tonumber(ARGV[i + 1])
-    i = i + 2
+    local ms = tonumber(f[1 + 2 * w])
+    local limit = tonumber(f[2 + 2 * w])
     local c = redis.call('ZCOUNT', key, '(' .. (now - ms), '+inf')
     row[w + 1] = c
     if row[1] == 0 and c >= limit then row[1] = w end
@@ -291,15 +305,8 @@ def script_args(
     checks: Sequence[CounterCheck], token: str, now: float, *, write: bool
 ) -> tuple[list[str], list[str | int]]:
     keys = [c.key for c in checks]
-    args: list[str | int] = [int(now * 1000), token, "1" if write else "0"]
-    for c in checks:
-        args.append(("f" if c.final else "") + ("r" if c.reserve else "") or "-")
-        args.append(c.longest * 1000)
-        args.append(len(c.windows))
-        for w in c.windows:
-            args.append(w.seconds * 1000)
-            args.append(w.limit)
-    return keys, args
+    specs = ";".join([c.spec for c in checks])
+    return keys, [int(now * 1000), token, "1" if write else "0", specs]
 
 
 def parse_reply(reply: Any, checks: Sequence[CounterCheck]) -> HitOutcome:

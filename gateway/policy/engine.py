@@ -206,6 +206,7 @@ class RuleEngine:
                 rule.final,
                 reserve=vel.count == "sent",
                 longest=rule.longest_window,
+                spec=rule.counter_spec,
             )
             checks.append(check)
             matched.append((rule, check, values))

@@ -20,7 +20,7 @@ from gateway.logs import mask_phone
 from gateway.policy.conditions import Condition, DefinedList, ParseContext, parse_condition
 from gateway.policy.signalnames import Getter, prefix_getter, resolve
 from gateway.signals import Signals
-from gateway.velocity import Window
+from gateway.velocity import Window, check_spec
 from gateway.yamlsrc import load_yaml
 
 ActionName = Literal["allow", "block", "drop", "tag"]
@@ -86,6 +86,7 @@ class Rule:
     # A matching rule ends the evaluation (allow/block/drop, not in shadow mode).
     final: bool = field(init=False, default=False)
     longest_window: int = field(init=False, default=0)  # seconds, for velocity rules
+    counter_spec: str = field(init=False, default="")  # the velocity script's parameters
 
     @property
     def mode(self) -> str:
@@ -95,6 +96,11 @@ class Rule:
         # Precomputed for the hot path.
         object.__setattr__(self, "longest_window", self.velocity.longest if self.velocity else 0)
         object.__setattr__(self, "final", self.action != "tag" and not self.shadow)
+        if self.velocity is not None:
+            spec = check_spec(
+                self.velocity.windows, final=self.final, reserve=self.velocity.count == "sent"
+            )
+            object.__setattr__(self, "counter_spec", spec)
 
 
 @dataclass(frozen=True)
