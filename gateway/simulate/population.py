@@ -125,8 +125,13 @@ def accept_language(country: str) -> str:
 # --- numbers -----------------------------------------------------------------------------------
 
 
-def is_mobile(number: phonenumbers.PhoneNumber) -> bool:
-    return phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in MOBILE_TYPES
+def is_mobile(number: phonenumbers.PhoneNumber, region: str | None = None) -> bool:
+    """A valid mobile (in `region` when given: calling codes such as +1 span countries)."""
+    return (
+        phonenumbers.is_valid_number(number)
+        and phonenumbers.number_type(number) in MOBILE_TYPES
+        and (region is None or phonenumbers.region_code_for_number(number) == region)
+    )
 
 
 def e164(number: phonenumbers.PhoneNumber) -> str:
@@ -154,6 +159,8 @@ def random_of_type(
             if (
                 phonenumbers.is_valid_number(candidate)
                 and phonenumbers.number_type(candidate) in wanted
+                # +1 and +44 are shared: a "US" number must not land in Barbados or Jersey.
+                and phonenumbers.region_code_for_number(candidate) == region
             ):
                 return e164(candidate)
     return e164(example)
@@ -175,7 +182,7 @@ def consecutive_mobiles(rng: random.Random, region: str, count: int) -> list[str
     value = base + start
     while len(found) < count and value < base + 10**tail:
         candidate = _with_nsn(seed, str(value).zfill(len(nsn)))
-        if is_mobile(candidate):
+        if is_mobile(candidate, region):
             found.append(e164(candidate))
         value += 1
     return found
@@ -188,7 +195,7 @@ def numbers_in_prefix(rng: random.Random, region: str, count: int) -> list[str]:
     found: set[str] = set()
     for _ in range(count * 20):
         candidate = _with_nsn(seed, nsn[:-4] + f"{rng.randrange(10_000):04d}")
-        if is_mobile(candidate):
+        if is_mobile(candidate, region):
             found.add(e164(candidate))
         if len(found) >= count:
             break

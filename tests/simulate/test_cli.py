@@ -83,7 +83,7 @@ async def test_whole_command_against_gateway(start_gateway: StartGateway) -> Non
 
 
 def test_unreachable_gateway_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    """A gateway that does not answer is reported, exit 2, before any traffic is planned."""
+    """A gateway that does not answer is reported with exit 2 before any traffic is sent."""
     code = main(["simulate", "--url", "http://127.0.0.1:9", "--secret", SECRET])
     assert code == 2
     assert "cannot reach the gateway" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from gateway.simulate.generate import (
     ScenarioConfig,
     generate,
 )
-from gateway.simulate.population import BROWSER_AGENTS
+from gateway.simulate.population import BROWSER_AGENTS, LEGIT_COUNTRIES
 
 SMALL = ScenarioConfig(seed=7, legit=60, attack_scale=0.2)
 
@@ -41,10 +41,11 @@ def test_every_scenario_labelled() -> None:
 
 
 def test_legit_numbers_are_valid_mobiles() -> None:
-    """Every legitimate recipient is a number phonenumbers says is a valid mobile."""
+    """Every legitimate recipient is a valid mobile of one of the app's countries."""
     for r in generate(SMALL):
         if r.scenario == LEGIT:
             parsed = phonenumbers.parse(r.recipient, None)
+            assert phonenumbers.region_code_for_number(parsed) in LEGIT_COUNTRIES, r.recipient
             assert phonenumbers.is_valid_number(parsed), r.recipient
             assert phonenumbers.number_type(parsed) in (
                 PhoneNumberType.MOBILE,
