@@ -235,7 +235,14 @@ class Overrides:
             created_at=now,
             expires_at=now + expires_in_s if expires_in_s else None,
         )
-        replaced = [o.id for o in self._items.values() if (o.kind, o.value) == (kind_n, value_n)]
+        # Read the list from Redis, not the cache: another instance may have added the same target.
+        current: Any = await self._redis.hgetall(HASH_KEY)
+        replaced = []
+        for key, raw in current.items():
+            with contextlib.suppress(ValueError, TypeError):
+                o = Override.from_json(raw)
+                if (o.kind, o.value) == (kind_n, value_n):
+                    replaced.append(key.decode())
         pipe = self._redis.pipeline(transaction=True)
         if replaced:
             pipe.hdel(HASH_KEY, *replaced)

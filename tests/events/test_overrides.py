@@ -159,3 +159,13 @@ async def test_a_reason_is_required(redis: Redis) -> None:
     o = Overrides(redis, FakeClock())
     with pytest.raises(OverrideError, match="reason"):
         await o.add("ip", "203.0.113.7", "block", reason="  ", author="a")
+
+
+async def test_same_target_from_another_instance_is_replaced_not_duplicated(
+    redis: Redis,
+) -> None:
+    """Blocking a target another instance allowed (unseen in this cache) still replaces it."""
+    a, b = Overrides(redis, FakeClock()), Overrides(redis, FakeClock())
+    await a.add("ip", "203.0.113.7", "allow", reason="r", author="a")
+    await b.add("ip", "203.0.113.7", "block", reason="r", author="b")
+    assert await redis.hlen(HASH_KEY) == 1
