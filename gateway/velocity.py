@@ -435,7 +435,7 @@ class RedisVelocity:
         clock: Clock,
         timeout_s: float = 0.05,
         on_error: str = "local",
-        retry_after_s: float = 1.0,
+        retry_after_s: float = 0.25,
         local: LocalVelocity | None = None,
         on_fallback: Callable[[str], None] | None = None,
     ) -> None:
