@@ -6,6 +6,7 @@ to server.shutdown_timeout_s, then runs every cleanup context (event buffers flu
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -23,6 +24,7 @@ def _run_worker(settings: Settings, reuse_port: bool) -> None:
     configure_logging(settings.logging.level, settings.logging.format)
     log = get_logger("gateway.server")
     app = create_app(settings)
+    app.on_startup.append(_freeze_heap)
     log.info(
         "worker starting", pid=os.getpid(), host=settings.server.host, port=settings.server.port
     )
@@ -36,6 +38,16 @@ def _run_worker(settings: Settings, reuse_port: bool) -> None:
         print=None,
         handle_signals=True,
     )
+
+
+async def _freeze_heap(_: web.Application) -> None:
+    """Move everything allocated at startup (rules, lists, GeoIP, modules) out of the GC's reach.
+
+    Otherwise full collections walk millions of long-lived objects and pause the loop for over
+    100 ms, which overruns the 50 ms Redis budget and triggers needless local fallbacks.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def serve(settings: Settings) -> int:
