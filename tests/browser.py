@@ -3,7 +3,7 @@
 Uses the system Chromium (/usr/bin/chromium), never a downloaded one (`playwright install` is not
 run). Tests that use it are marked `@pytest.mark.browser` and skip with a reason without it:
 
-    from browser import CHROMIUM, launch_chromium, needs_chromium
+    from tests.browser import launch_chromium, needs_chromium
 
     @needs_chromium
     @pytest.mark.browser
