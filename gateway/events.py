@@ -19,7 +19,6 @@ in the buffer is dropped and counted (`smsguard_events_dropped`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterable
@@ -393,9 +392,11 @@ def setup(app: web.Application) -> None:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Cancel until done: a cancellation that coincides with the wait's own timeout can be
+            # swallowed (asyncio.timeout on 3.11), and must not hang the shutdown.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.2)
             await sink.close()
 
     # A placeholder until startup (app[REDIS] exists only then); replaced by the recorder.

@@ -161,6 +161,8 @@ class Overrides:
         self._index = _Index([])
         self.loaded = False
         self.reloads = 0
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
 
     def bind(self, redis: Redis) -> None:
         """Attach the Redis client (the app opens it at startup, after this object exists)."""
@@ -334,17 +336,15 @@ class Overrides:
     async def run(self) -> None:
         """Listen for changes and reload; reload periodically anyway; survive Redis outages."""
         backoff = 0.5
-        while True:
+        while not self._stopping:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(CHANNEL)
                 await self.reload()
                 backoff = 0.5
-                while True:
-                    message = await pubsub.get_message(timeout=self._refresh_s)
-                    if message is None:
-                        await self.reload()  # the periodic safety net
-                        continue
+                while not self._stopping:
+                    # A message means "something changed"; none within refresh_s: reload anyway.
+                    await pubsub.get_message(timeout=self._refresh_s)
                     await self.reload()
             except (RedisError, OSError) as exc:
                 log.warning(
@@ -357,6 +357,22 @@ class Overrides:
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def start(self) -> None:
+        """Run the listener in the background (until `stop`)."""
+        self._stopping = False
+        self._task = asyncio.create_task(self.run(), name="overrides-listener")
+
+    async def stop(self) -> None:
+        """Stop the listener. Cancels until it is done: a cancellation that coincides with a
+        read timeout inside the Redis client can be swallowed, and must not hang shutdown."""
+        self._stopping = True
+        task, self._task = self._task, None
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.2)
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            log.warning("overrides listener ended with an error", error=str(task.exception()))
 
 
 def setup(app: web.Application) -> None:
@@ -382,12 +398,10 @@ def setup(app: web.Application) -> None:
             return CheckResult(True, f"{len(overrides.active())} active")
 
         app[READINESS].add("overrides", overrides_check, required=False)
-        task = asyncio.create_task(overrides.run(), name="overrides-listener")
+        overrides.start()
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await overrides.stop()
 
     app.cleanup_ctx.append(listener)

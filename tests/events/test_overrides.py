@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -29,13 +28,12 @@ async def instances(redis_url: str) -> AsyncIterator[tuple[Overrides, Overrides,
     a, b = (Overrides(c, clock, refresh_s=60) for c in clients)
     await a.reload()
     await b.reload()
-    tasks = [asyncio.create_task(o.run()) for o in (a, b)]
+    a.start()
+    b.start()
     await _until(lambda: a.reloads >= 2 and b.reloads >= 2)  # both subscribed
     yield a, b, clock
-    for t in tasks:
-        t.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await t
+    await a.stop()
+    await b.stop()
     for c in clients:
         await c.aclose()
 
