@@ -163,7 +163,7 @@ def write_lists(out: Path, sizes: Sizes) -> tuple[Path, Path]:
     return cidr_path, prefix_path
 
 
-def write_geoip(out: Path) -> dict[str, Path]:
+def write_geoip(out: Path, filler_networks: int = 2000) -> dict[str, Path]:
     """Country, ASN and anonymous-IP databases covering the address plan (plus filler networks)."""
     from tests.geoip_fixtures import write_anonymous_db, write_asn_db, write_country_db
 
@@ -179,7 +179,7 @@ def write_geoip(out: Path) -> dict[str, Path]:
     countries = ["US", "DE", "FR", "NG", "IN", "BR", "ID", "PK", "BD", "RU"]
     filler = {
         f"{rng.randint(1, 99)}.{rng.randint(0, 255)}.0.0/16": rng.choice(countries)
-        for _ in range(2000)
+        for _ in range(filler_networks)
     }
     write_country_db(paths["country_db"], {**filler, str(CLEAN_NET): "GB", str(ATTACK_NET): "GB"})
     asns = {net: (60000 + i, f"Filler AS {i}") for i, net in enumerate(filler)}

@@ -26,11 +26,12 @@ def main() -> None:
     parser.add_argument("--config", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--interval", type=float, default=0.0005)
+    parser.add_argument("--async-mode", default="disabled", choices=["disabled", "enabled"])
     args = parser.parse_args()
     settings = load_settings(Path(args.config))
     configure_logging(settings.logging.level, settings.logging.format)
     app = create_app(settings)
-    profiler = Profiler(interval=args.interval, async_mode="disabled")
+    profiler = Profiler(interval=args.interval, async_mode=args.async_mode)
 
     def start() -> None:
         if not profiler.is_running:
@@ -43,6 +44,7 @@ def main() -> None:
             Path(args.out).with_suffix(".txt").write_text(
                 profiler.output_text(unicode=False, color=False, show_all=False)
             )
+            Path(args.out).with_suffix(".done").touch()
 
     async def on_startup(app: web.Application) -> None:
         import asyncio

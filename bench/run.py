@@ -57,6 +57,7 @@ class Options:
     workloads: tuple[str, ...] = WORKLOADS
     keep: bool = False
     cache: Path | None = None
+    micro_calls: int = 3000
 
 
 @dataclass
@@ -271,7 +272,7 @@ def fixed_rate(env: Env, stack: Stack, app: str, workload: str, rate: float) -> 
     drain(stack.sms_workers() if app == "smsguard" else stack.bare_workers())
     client = env.client()
     client.flushall()
-    client.close()
+    client.config_resetstat()
     argv = [
         PY,
         "-m",
@@ -297,6 +298,13 @@ def fixed_rate(env: Env, stack: Stack, app: str, workload: str, rate: float) -> 
     if out.returncode != 0:
         raise RuntimeError(f"open-loop client failed: {out.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(out.stdout)
+    if app == "smsguard":
+        drain(stack.sms_workers())
+        stats = _redis_stats(client)
+        n = max(1, result["completed"])
+        result["evalsha_per_req"] = round(stats.get("evalsha", 0) / n, 3)
+        result["redis_commands"] = stats
+    client.close()
     return result
 
 
@@ -393,6 +401,28 @@ def list_memory(env: Env) -> dict[str, Any]:
     return result
 
 
+def micro(env: Env) -> dict[str, Any]:
+    """Per-stage CPU of the path in one process (bench/micro.py), on the clean bodies."""
+    argv = [
+        PY,
+        "-m",
+        "bench.micro",
+        str(env.rules),
+        str(next(iter(env.geoip.values())).parent),
+        str(env.bodies["clean"]),
+        env.secret,
+        env.token,
+    ]
+    menv = {**os.environ, "BENCH_MICRO_N": str(env.opts.micro_calls)}
+    out = subprocess.run(
+        argv, capture_output=True, text=True, timeout=600, check=False, cwd=ROOT, env=menv
+    )
+    if out.returncode != 0:
+        return {"error": out.stderr[-2000:]}
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
 def machine() -> dict[str, Any]:
     model = ""
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -435,7 +465,7 @@ def prepare(opts: Options, tmp: Path) -> Env:
     t0 = time.monotonic()
     bodies = data.write_bodies(cache / "bodies", opts.sizes)
     cidr, prefix = data.write_lists(cache / "lists", opts.sizes)
-    geoip = data.write_geoip(cache / "geoip")
+    geoip = data.write_geoip(cache / "geoip", min(2000, max(10, opts.sizes.cidrs // 100)))
     rules = tmp / "rules"
     info = data.bench_rules(ROOT / "rules", rules, cidr, prefix, opts.sizes)
     info["generate_s"] = round(time.monotonic() - t0, 1)
@@ -475,6 +505,7 @@ def run(opts: Options) -> dict[str, Any]:
         env = prepare(opts, tmp)
         report["rules"] = env.rules_info
         report["list_memory"] = list_memory(env)
+        report["micro"] = micro(env)
         stack = Stack(env, opts.workers)
         stack.start()
         report["startup_s"] = round(stack.startup_s, 1)
@@ -552,15 +583,15 @@ def profile_runs(env: Env, stack: Stack) -> dict[str, Any]:
     for workload in ("clean", "attack"):
         if workload not in env.opts.workloads:
             continue
-        stack.profile_out.unlink(missing_ok=True)
+        for suffix in (".pyisession", ".txt", ".done"):
+            stack.profile_out.with_suffix(suffix).unlink(missing_ok=True)
         stack.sms.signal(signal.SIGUSR1)
         res = saturate(env, stack, "smsguard", workload)
         stack.sms.signal(signal.SIGUSR2)
-        for _ in range(100):
-            if stack.profile_out.exists() and stack.profile_out.with_suffix(".txt").exists():
+        for _ in range(600):
+            if stack.profile_out.with_suffix(".done").exists():
                 break
             time.sleep(0.1)
-        time.sleep(0.3)
         totals = fold(stack.profile_out)
         text = stack.profile_out.with_suffix(".txt").read_text()
         (env.opts.out / f"profile-{workload}.txt").write_text(text)
@@ -610,6 +641,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         sizes=sizes,
         workloads=tuple(w for w in a.workloads.split(",") if w),
         keep=a.keep,
+        micro_calls=500 if quick else 3000,
     )
 
 

@@ -35,6 +35,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     )
     opts = replace(
         opts,
+        micro_calls=50,
         fixed_duration=0.5,
         connections=8,
         cache=tmp_path_factory.mktemp("cache"),
