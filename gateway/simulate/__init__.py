@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="play labelled legitimate and attack traffic against a running gateway",
         description=(
             "Sends seeded, labelled traffic (real users and four attack shapes) to a running "
-            "gateway's POST /sms and reports attack blocked %%, legit blocked %% and money saved. "
+            "gateway's POST /sms and reports attack blocked %, legit blocked % and money saved. "
             "Use a gateway with the sandbox provider exposed (`smsguard dev`), and a fresh one "
             "for comparable figures: velocity counters persist between runs."
         ),
