@@ -27,6 +27,7 @@ STAGES: list[tuple[str, Test]] = [
     ("idle (select)", lambda f, p: f in ("select", "poll") and p.endswith("selectors.py")),
     ("intake: JWT verify (PyJWT)", _in("gateway/intake.py", ("verify",))),
     ("intake: JSON parse + phone normalise", _in("gateway/intake.py", ("parse",))),
+    ("intake: JSON parse + phone normalise", _in("gateway/phone.py")),
     ("signals (phone, IP, GeoIP, UA)", _in("gateway/signals.py", ("compute",))),
     ("policy: rules + velocity script args", _in("gateway/policy/")),
     ("velocity: batcher", _in("gateway/velocity.py")),

@@ -1,16 +1,19 @@
-"""One smsguard worker under pyinstrument: SIGUSR1 starts sampling, SIGUSR2 stops and writes.
+"""One smsguard worker, exactly as `smsguard serve --workers 1` runs it, with a profiler on call.
 
-The app is the real one (`gateway.app.create_app` on the bench settings), run like
-`smsguard serve --workers 1`. The profile goes to OUT.json (pyinstrument's session) and is
-summarised by bench/profile.py.
+SIGUSR1 starts pyinstrument, SIGUSR2 stops it and writes OUT (the session), OUT.txt (the tree)
+and OUT.done. The worker is gateway.server's own `_run_worker`; the only addition is the two signal
+handlers, installed by wrapping `create_app`. With no signal sent it is a plain worker (the harness
+also uses it for the 1-worker scaling runs).
 Run: python -m bench.profiled --config FILE --out PATH
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import signal
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -18,8 +21,8 @@ from aiohttp import web
 def main() -> None:
     from pyinstrument import Profiler
 
-    from gateway.app import create_app
-    from gateway.logs import configure_logging
+    import gateway.app
+    from gateway import server
     from gateway.settings import load_settings
 
     parser = argparse.ArgumentParser()
@@ -28,9 +31,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.0005)
     parser.add_argument("--async-mode", default="disabled", choices=["disabled", "enabled"])
     args = parser.parse_args()
-    settings = load_settings(Path(args.config))
-    configure_logging(settings.logging.level, settings.logging.format)
-    app = create_app(settings)
+    out = Path(args.out)
     profiler = Profiler(interval=args.interval, async_mode=args.async_mode)
 
     def start() -> None:
@@ -40,28 +41,26 @@ def main() -> None:
     def stop() -> None:
         if profiler.is_running:
             session = profiler.stop()
-            session.save(args.out)
-            Path(args.out).with_suffix(".txt").write_text(
+            session.save(str(out))
+            out.with_suffix(".txt").write_text(
                 profiler.output_text(unicode=False, color=False, show_all=False)
             )
-            Path(args.out).with_suffix(".done").touch()
+            out.with_suffix(".done").touch()
 
-    async def on_startup(app: web.Application) -> None:
-        import asyncio
-
+    async def on_startup(_: web.Application) -> None:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGUSR1, start)
         loop.add_signal_handler(signal.SIGUSR2, stop)
 
-    app.on_startup.append(on_startup)
-    web.run_app(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        access_log=None,
-        print=None,
-        shutdown_timeout=2,
-    )
+    real_create_app = gateway.app.create_app
+
+    def create_app(*a: Any, **kw: Any) -> web.Application:
+        app = real_create_app(*a, **kw)
+        app.on_startup.append(on_startup)
+        return app
+
+    gateway.app.create_app = create_app  # type: ignore[assignment]
+    server._run_worker(load_settings(Path(args.config)), reuse_port=False)
 
 
 if __name__ == "__main__":
