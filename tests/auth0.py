@@ -9,7 +9,7 @@ from typing import Any
 
 import jwt
 
-SECRET = "test-gateway-secret-0123456789abcdef"
+SECRET = "test-gateway-secret-0123456789abcdef-0123456789abcdef-0123456789ab"
 AUDIENCE = "urn:MySmsGateway"
 SUBJECT = "urn:Auth0"
 

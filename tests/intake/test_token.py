@@ -13,6 +13,8 @@ from gateway.intake import TokenVerifier
 from gateway.settings import Auth0Settings
 from tests.auth0 import AUDIENCE, SECRET, SUBJECT, gateway_token, unsigned_token
 
+OTHER_SECRET = "another-secret-of-enough-length-0123456789abcdef-0123456789abcdef-00"
+
 
 @pytest.fixture
 def verifier() -> TokenVerifier:
@@ -64,7 +66,7 @@ def test_refuses_expired(verifier: TokenVerifier) -> None:
 def test_refuses_wrong_secret(verifier: TokenVerifier) -> None:
     """A token signed with another secret is refused."""
     with pytest.raises(AuthError, match="signature"):
-        verifier.verify(f"Bearer {gateway_token('another-secret-of-enough-length-00')}")
+        verifier.verify(f"Bearer {gateway_token(OTHER_SECRET)}")
 
 
 def test_refuses_wrong_audience(verifier: TokenVerifier) -> None:

@@ -16,7 +16,6 @@ from gateway.intake import TokenVerifier
 from gateway.settings import Auth0Settings
 from tests.auth0 import AUDIENCE, SECRET, SUBJECT
 
-NOW = int(time.time())
 LEEWAY = 30
 
 
@@ -28,13 +27,13 @@ def sign(claims: dict[str, Any], alg: str = "HS256", key: str = SECRET) -> str:
     return jwt.encode(claims, key.encode(), algorithm=alg)
 
 
-def base(**extra: Any) -> dict[str, Any]:
-    return {"sub": SUBJECT, "aud": AUDIENCE, "iat": NOW, "exp": NOW + 60, **extra}
+def base(now: int, **extra: Any) -> dict[str, Any]:
+    return {"sub": SUBJECT, "aud": AUDIENCE, "iat": now, "exp": now + 60, **extra}
 
 
-def tamper_payload(token: str) -> str:
+def tamper_payload(token: str, now: int) -> str:
     header, _, sig = token.split(".")
-    return f"{header}.{b64(json.dumps(base(aud='urn:Other')).encode())}.{sig}"
+    return f"{header}.{b64(json.dumps(base(now, aud='urn:Other')).encode())}.{sig}"
 
 
 def swap_alg(token: str, alg: str) -> str:
@@ -46,29 +45,31 @@ def strip_signature(token: str) -> str:
     return token.rsplit(".", 1)[0] + "."
 
 
-CASES: dict[str, Callable[[], str]] = {
-    "valid HS256": lambda: sign(base()),
-    "valid HS384": lambda: sign(base(), "HS384"),
-    "valid HS512": lambda: sign(base(), "HS512", SECRET * 2),
-    "no exp, no iat": lambda: sign({"sub": SUBJECT, "aud": AUDIENCE}),
-    "audience list containing ours": lambda: sign(base(aud=["urn:Other", AUDIENCE])),
-    "expired within leeway": lambda: sign(base(exp=NOW - LEEWAY // 2)),
-    "expired beyond leeway": lambda: sign(base(exp=NOW - LEEWAY * 2)),
-    "not valid yet": lambda: sign(base(nbf=NOW + LEEWAY * 2)),
-    "issued in the future": lambda: sign(base(iat=NOW + LEEWAY * 2)),
-    "exp as a string": lambda: sign(base(exp=str(NOW + 60))),
-    "wrong key": lambda: sign(base(), key="another-secret-of-sufficient-length!"),
-    "wrong audience": lambda: sign(base(aud="urn:Other")),
-    "no audience": lambda: sign({"sub": SUBJECT, "exp": NOW + 60}),
-    "wrong subject": lambda: sign(base(sub="urn:Other")),
-    "no subject": lambda: sign({"aud": AUDIENCE, "exp": NOW + 60}),
-    "payload tampered after signing": lambda: tamper_payload(sign(base())),
-    "alg none, signature stripped": lambda: strip_signature(swap_alg(sign(base()), "none")),
-    "alg switched to HS512, old signature": lambda: swap_alg(sign(base()), "HS512"),
-    "alg RS256 with HMAC signature": lambda: swap_alg(sign(base()), "RS256"),
-    "two segments": lambda: ".".join(sign(base()).split(".")[:2]),
-    "garbage": lambda: "a.b.c",
-    "signature not base64": lambda: sign(base())[:-4] + "!!!!",
+CASES: dict[str, Callable[[int], str]] = {
+    "valid HS256": lambda n: sign(base(n)),
+    "valid HS384": lambda n: sign(base(n), "HS384"),
+    "valid HS512": lambda n: sign(base(n), "HS512", SECRET * 2),
+    "no exp, no iat": lambda n: sign({"sub": SUBJECT, "aud": AUDIENCE}),
+    "audience list containing ours": lambda n: sign(base(n, aud=["urn:Other", AUDIENCE])),
+    "expired within leeway": lambda n: sign(base(n, exp=n - LEEWAY // 2)),
+    "expired beyond leeway": lambda n: sign(base(n, exp=n - LEEWAY * 2)),
+    "not valid yet": lambda n: sign(base(n, nbf=n + LEEWAY * 2)),
+    "issued in the future": lambda n: sign(base(n, iat=n + LEEWAY * 2)),
+    "exp as a string": lambda n: sign(base(n, exp=str(n + 60))),
+    "wrong key": lambda n: sign(
+        base(n), key="another-secret-of-sufficient-length-0123456789abcdef-0123456789abcdef"
+    ),
+    "wrong audience": lambda n: sign(base(n, aud="urn:Other")),
+    "no audience": lambda n: sign({"sub": SUBJECT, "exp": n + 60}),
+    "wrong subject": lambda n: sign(base(n, sub="urn:Other")),
+    "no subject": lambda n: sign({"aud": AUDIENCE, "exp": n + 60}),
+    "payload tampered after signing": lambda n: tamper_payload(sign(base(n)), n),
+    "alg none, signature stripped": lambda n: strip_signature(swap_alg(sign(base(n)), "none")),
+    "alg switched to HS512, old signature": lambda n: swap_alg(sign(base(n)), "HS512"),
+    "alg RS256 with HMAC signature": lambda n: swap_alg(sign(base(n)), "RS256"),
+    "two segments": lambda n: ".".join(sign(base(n)).split(".")[:2]),
+    "garbage": lambda n: "a.b.c",
+    "signature not base64": lambda n: sign(base(n))[:-4] + "!!!!",
 }
 
 
@@ -95,17 +96,18 @@ def pyjwt_accepts(token: str) -> bool:
 @pytest.mark.parametrize("name", CASES)
 def test_agrees_with_pyjwt(name: str) -> None:
     """Accepts exactly the tokens PyJWT accepts with the same key, audience, subject and leeway."""
-    token = CASES[name]()
+    now = int(time.time())
+    token = CASES[name](now)
     verifier = TokenVerifier(Auth0Settings(gateway_secret=SECRET, leeway_s=LEEWAY))
     try:
-        verifier.verify(f"Bearer {token}", now=NOW)
+        verifier.verify(f"Bearer {token}", now=now)
         ours = True
     except AuthError:
         ours = False
     if name == "valid HS512":
         # Signed with a longer key that PyJWT's oracle above does not hold; checked on its own.
         verifier = TokenVerifier(Auth0Settings(gateway_secret=SECRET * 2))
-        assert verifier.verify(f"Bearer {token}", now=NOW)
+        assert verifier.verify(f"Bearer {token}", now=now)
         return
     if name in STRICTER_THAN_PYJWT:
         assert pyjwt_accepts(token)
