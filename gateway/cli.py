@@ -29,6 +29,23 @@ def load_or_exit(config: str | None) -> Settings:
         raise SystemExit(2) from None
 
 
+def check_or_exit(settings: Settings) -> None:
+    """Catch what one section cannot see alone: build the app (no I/O) and load the rules."""
+    from gateway.app import create_app
+    from gateway.policy.loader import load_rules
+
+    problems = []
+    for step in (lambda: create_app(settings), lambda: load_rules(settings.rules.path)):
+        try:
+            step()
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        raise SystemExit(2)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.server import serve
 
@@ -49,11 +66,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    check_or_exit(settings)
     return serve(settings)
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     settings = load_or_exit(args.file)
+    check_or_exit(settings)
     print(
         f"{settings.source}: ok ({len(settings.providers)} provider(s): "
         f"{', '.join(p.name for p in settings.providers)})"

@@ -181,3 +181,23 @@ async def test_sigterm_drains_in_flight_requests(
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_config_check_catches_cross_section_and_rule_errors(tmp_path: Path) -> None:
+    """`config check` also builds the app and loads the rules: a PIN step without a tenant and a
+    broken rule file are reported before anything starts."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "10-bad.yaml").write_text("rules:\n  - id: x\n    action: explode\n")
+    config = tmp_path / "s.yaml"
+    config.write_text(f"rules: {{path: {rules}}}\npin: {{enabled: true, redirect_secret: abc}}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "config", "check", str(config)],
+        capture_output=True,
+        timeout=30,
+        check=False,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "pin.tenant_domain: required" in result.stderr
+    assert f"{rules / '10-bad.yaml'}:3:" in result.stderr
