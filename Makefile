@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint format bench bench-quick clean
+.PHONY: setup run test lint format bench bench-quick screenshots clean
 
 $(STAMP): pyproject.toml
 	scripts/setup-venv.sh "$(PYTHON)" "$(VENV)"
@@ -20,6 +20,11 @@ run: setup
 test: setup
 	scripts/ensure-system-deps.sh redis chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Refreshes the README's pictures (docs/img) from the browser tests.
+screenshots: setup
+	scripts/ensure-system-deps.sh redis chromium
+	SMSGUARD_README_SCREENSHOTS=1 $(BIN)/pytest -m browser
 
 lint: setup
 	$(BIN)/ruff check gateway tests scripts bench deploy

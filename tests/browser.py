@@ -68,3 +68,14 @@ async def launch_chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+README_IMAGES = Path(__file__).resolve().parents[1] / "docs" / "img"
+
+
+def readme_screenshot(name: str, tmp_path: Path) -> Path:
+    """Where a test saves a picture the README shows: docs/img under `make screenshots`
+    (SMSGUARD_README_SCREENSHOTS=1), else the test's tmp folder, leaving `make test` clean."""
+    folder = README_IMAGES if os.environ.get("SMSGUARD_README_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name

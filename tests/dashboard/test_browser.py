@@ -22,11 +22,9 @@ from aiohttp.test_utils import TestServer
 
 from gateway.app import create_app
 from gateway.clock import FakeClock
-from tests.browser import launch_chromium, needs_chromium
+from tests.browser import launch_chromium, needs_chromium, readme_screenshot
 from tests.dashboard.conftest import PASSWORD, USER, Client, gateway_settings, send, settle
 from tests.geoip_fixtures import write_asn_db, write_country_db
-
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard-overview.png"
 
 RESIDENTIAL = {
     "203.0.113.0/24": (64496, "Example Broadband"),
@@ -157,9 +155,9 @@ async def test_dashboard_end_to_end_in_chromium(
         assert "Example Hosting" in await page.inner_text("#top-asns")
         saved = await page.inner_text("#money-saved")
         assert saved == f"{refused * 0.31:.2f} USD"
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         await page.mouse.move(0, 0)
-        await page.screenshot(path=str(SCREENSHOT), full_page=True)
+        shot = readme_screenshot("dashboard-overview.png", tmp_path)
+        await page.screenshot(path=str(shot), full_page=True)
 
         # Live: a new message shows up on the open overview without a reload.
         await send(client, "+447400123999", ip="203.0.113.5")

@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.browser import launch_chromium, needs_chromium
+from tests.browser import launch_chromium, needs_chromium, readme_screenshot
 from tests.pin.conftest import MakeGateway
 from tests.pin.fake_auth0 import FakeAuth0
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
 ROOT = Path(__file__).resolve().parents[2]
-README_SHOT = ROOT / "docs" / "img" / "pin-page.png"
 GOOD = "480273"
 
 
@@ -44,7 +43,8 @@ async def test_enroll_verify_wrong_pin_and_lockout_in_chromium(
         pin_input = page.get_by_label("New PIN")
         assert await pin_input.get_attribute("inputmode") == "numeric"
         assert await pin_input.get_attribute("autocomplete") == "new-password"
-        await page.screenshot(path=str(README_SHOT), full_page=True)
+        shot = readme_screenshot("pin-page.png", tmp_path)
+        await page.screenshot(path=str(shot), full_page=True)
         await pin_input.fill(GOOD)
         await page.get_by_label("Repeat the PIN").fill(GOOD)
         await page.get_by_role("button", name="Save PIN and continue").click()
@@ -81,7 +81,7 @@ async def test_enroll_verify_wrong_pin_and_lockout_in_chromium(
         await page.wait_for_url("**/continue?**")
         assert '"outcome": "locked"' in await page.inner_text("body")
         await context.close()
-    assert README_SHOT.stat().st_size > 5_000
+    assert shot.stat().st_size > 5_000
 
 
 async def test_page_styles_load_under_the_csp(
