@@ -136,7 +136,7 @@ def run_dev(data_dir: Path, config: Path | None, port: int | None = None) -> int
         "  try it:",
         f'    curl -s {url}/sms -H "Authorization: Bearer $(.venv/bin/smsguard token)" \\',
         '      -H "Content-Type: application/json" \\',
-        '      -d \'{"recipient":"+447911123456","body":"Your verification code is: 123456",'
+        '      -d \'{"recipient":"+447400123456","body":"Your verification code is: 123456",'
         '"req":{"ip":"203.0.113.7","user-agent":"Mozilla/5.0"}}\'',
         "",
     ]

@@ -49,7 +49,7 @@ def auth_headers(token: str | None = None) -> dict[str, str]:
     }
 
 
-def legacy_payload(recipient: str = "+44 7911 123456", **req: Any) -> dict[str, Any]:
+def legacy_payload(recipient: str = "+44 7400 123456", **req: Any) -> dict[str, Any]:
     """The legacy `sms_gateway` connection body with forward_req_info (Auth0's documented shape)."""
     return {
         "recipient": recipient,
@@ -63,7 +63,7 @@ def legacy_payload(recipient: str = "+44 7911 123456", **req: Any) -> dict[str, 
     }
 
 
-def action_payload(recipient: str = "+447911123456", **extra: Any) -> dict[str, Any]:
+def action_payload(recipient: str = "+447400123456", **extra: Any) -> dict[str, Any]:
     """What the custom-phone-provider Action forwards (Auth0's migration sample plus extras)."""
     return {
         "recipient": recipient,

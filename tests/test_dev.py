@@ -60,7 +60,7 @@ def test_dev_serves_on_embedded_defaults(tmp_path: Path) -> None:
         ).stdout.strip()
         req = urllib.request.Request(
             base + "/sms",
-            data=json.dumps(legacy_payload("+44 7911 123456")).encode(),
+            data=json.dumps(legacy_payload("+44 7400 123456")).encode(),
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=10) as resp:
@@ -68,7 +68,7 @@ def test_dev_serves_on_embedded_defaults(tmp_path: Path) -> None:
         status, body = _get(base + "/sandbox/messages")
         assert status == 200
         messages = json.loads(body)
-        assert any(m.get("to") == "+447911123456" for m in messages["messages"])
+        assert any(m.get("to") == "+447400123456" for m in messages["messages"])
         assert (data_dir / "redis" / "appendonlydir").exists(), "Redis persists with AOF"
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -20,9 +20,9 @@ def parse(data: Any, **settings: Any) -> Any:
 
 def test_legacy_shape_normalised() -> None:
     """The legacy sms_gateway body parses; spaces in the number are normalised to E.164."""
-    sms = parse(legacy_payload("+44 7911 123456", **{"x-request-language": "fr"}))
+    sms = parse(legacy_payload("+44 7400 123456", **{"x-request-language": "fr"}))
     assert sms.shape == "sms_gateway"
-    assert sms.recipient == "+447911123456"
+    assert sms.recipient == "+447400123456"
     assert sms.ip == "203.0.113.7"
     assert sms.user_agent.startswith("Mozilla")
     assert sms.language == "fr"
@@ -62,24 +62,24 @@ def test_auth0_documentation_example() -> None:
 
 def test_req_is_optional() -> None:
     """Without forward_req_info there is no req: the message is still accepted."""
-    sms = parse({"recipient": "+447911123456", "body": "code 1"})
+    sms = parse({"recipient": "+447400123456", "body": "code 1"})
     assert sms.ip is None
     assert sms.user_agent is None
 
 
 def test_double_zero_prefix() -> None:
     """00-prefixed international numbers are read as +."""
-    assert parse({"recipient": "0044 7911 123456", "body": "x"}).recipient == "+447911123456"
+    assert parse({"recipient": "0044 7400 123456", "body": "x"}).recipient == "+447400123456"
 
 
 def test_national_number_needs_default_region() -> None:
     """A national-format number is refused unless a default region is configured."""
     with pytest.raises(IntakeError) as err:
-        parse({"recipient": "07911 123456", "body": "x"})
+        parse({"recipient": "07400 123456", "body": "x"})
     assert err.value.field == "recipient"
     assert (
-        parse({"recipient": "07911 123456", "body": "x"}, default_region="GB").recipient
-        == "+447911123456"
+        parse({"recipient": "07400 123456", "body": "x"}, default_region="GB").recipient
+        == "+447400123456"
     )
 
 
@@ -89,16 +89,16 @@ def test_national_number_needs_default_region() -> None:
         (b"{not json", "body"),
         (b"[1, 2]", "body"),
         ({"body": "x"}, "recipient"),
-        ({"recipient": "+447911123456"}, "body"),
+        ({"recipient": "+447400123456"}, "body"),
         ({"recipient": "", "body": "x"}, "recipient"),
-        ({"recipient": 447911123456, "body": "x"}, "recipient"),
+        ({"recipient": 447400123456, "body": "x"}, "recipient"),
         ({"recipient": "+44abc", "body": "x"}, "recipient"),
-        ({"recipient": "+447911123456", "body": "x", "req": "ip"}, "req"),
-        ({"recipient": "+447911123456", "body": "x", "req": {"ip": "999.1.1.1"}}, "req.ip"),
-        ({"recipient": "+447911123456", "body": "x", "req": {"user-agent": 5}}, "req.user-agent"),
-        ({"recipient": "+447911123456", "body": "x", "req": {"geoip": "GB"}}, "req.geoip"),
+        ({"recipient": "+447400123456", "body": "x", "req": "ip"}, "req"),
+        ({"recipient": "+447400123456", "body": "x", "req": {"ip": "999.1.1.1"}}, "req.ip"),
+        ({"recipient": "+447400123456", "body": "x", "req": {"user-agent": 5}}, "req.user-agent"),
+        ({"recipient": "+447400123456", "body": "x", "req": {"geoip": "GB"}}, "req.geoip"),
         (
-            {"recipient": "+447911123456", "body": "x", "delivery_method": "voice"},
+            {"recipient": "+447400123456", "body": "x", "delivery_method": "voice"},
             "delivery_method",
         ),
     ],

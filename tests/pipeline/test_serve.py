@@ -21,7 +21,7 @@ from aiohttp import web
 from gateway.redisproc import RedisProcess, free_port
 from tests.auth0 import SECRET, auth_headers, legacy_payload
 
-NUMBERS = ["+447911123456", "+447911654321", "+14155550123"]
+NUMBERS = ["+447400123456", "+447400654321", "+14155550123"]
 
 
 def _post(url: str, body: dict[str, object], headers: dict[str, str]) -> int:

@@ -90,7 +90,7 @@ async def test_legacy_request_reaches_twilio(
     (sent,) = twilio[0].received
     assert sent["path"] == f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
     assert sent["auth"] == basic_auth(TWILIO_SID, TWILIO_TOKEN)
-    assert sent["form"]["To"] == "+447911123456"
+    assert sent["form"]["To"] == "+447400123456"
     assert sent["form"]["From"] == "+15005550006"
     assert sent["form"]["Body"] == "Your verification code is: 123456"
 
@@ -162,7 +162,7 @@ async def test_failover_when_first_provider_errors(
     resp = await client.post("/sms", json=legacy_payload(), headers=auth_headers())
     assert resp.status == 200, await resp.text()
     assert twilio[0].count + vonage[0].count == 1
-    assert vonage[0].received[0]["form"]["to"] == "447911123456"
+    assert vonage[0].received[0]["form"]["to"] == "447400123456"
 
 
 async def test_failover_when_first_provider_hangs(
