@@ -298,6 +298,7 @@ def write_settings(
     rules: Path,
     geoip: dict[str, Path],
     twilio_url: str,
+    log_level: str = "info",
 ) -> Path:
     data = {
         "server": {"host": "127.0.0.1", "port": port, "workers": workers},
@@ -305,7 +306,7 @@ def write_settings(
         "auth0": {"gateway_secret": secret},
         "rules": {"path": str(rules), "watch": False},
         "geoip": {k: str(v) for k, v in geoip.items()},
-        "logging": {"level": "info", "format": "json", "phone_hash_key": "bench-hash-key"},
+        "logging": {"level": log_level, "format": "json", "phone_hash_key": "bench-hash-key"},
         "providers": [
             {
                 "name": "twilio",
@@ -320,3 +321,34 @@ def write_settings(
     }
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+# Variants of the smsguard set-up for the ablation runs: what one part costs inside the server.
+VARIANTS = {
+    "full": "as benchmarked",
+    "no-request-log": "logging.level: warning (no per-request log line)",
+    "no-velocity": "rules without velocity limits (no Redis on the decision path)",
+    "no-big-lists": "without the generated 1M CIDR / 100k prefix lists and their rules",
+}
+
+
+def variant_rules(rules: Path, out: Path, variant: str) -> Path:
+    """A copy of the bench rules folder for `variant` (the folder itself for most variants)."""
+    if variant not in ("no-velocity", "no-big-lists"):
+        return rules
+    if out.exists():
+        shutil.rmtree(out)
+    ignore = (
+        shutil.ignore_patterns("zz-bench.yaml", "bench-*.txt")
+        if variant == "no-big-lists"
+        else None
+    )
+    shutil.copytree(rules, out, ignore=ignore)
+    if variant == "no-velocity":
+        for path in out.glob("*.yaml"):
+            data = yaml.safe_load(path.read_text()) or {}
+            kept = [r for r in data.get("rules", []) or [] if "velocity" not in r]
+            if "rules" in data:
+                data["rules"] = kept
+            path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out

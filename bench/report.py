@@ -118,8 +118,8 @@ def markdown(report: dict[str, Any]) -> str:
         "## Latency at a fixed rate (open loop, from the scheduled send time)",
         "",
         "| workload | rate/s | bare p50 / p99 / p99.9 ms | smsguard p50 / p99 / p99.9 ms | "
-        "p99 added | smsguard dropped | EVALSHA/req |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "p99 added | smsguard dropped | EVALSHA/req | worker CPU us/req (bare / smsguard) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in report.get("workloads", {}).items():
         b, s = row["bare_fixed"], row["smsguard_fixed"]
@@ -127,7 +127,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {name} | {row['fixed_rate']:,.0f} | {b['p50_ms']:.2f} / {b['p99_ms']:.2f} / "
             f"{b['p999_ms']:.2f} | {s['p50_ms']:.2f} / {s['p99_ms']:.2f} / {s['p999_ms']:.2f} | "
             f"{row['added_p99_ms']:+.2f} | {s['dropped'] + s['unfinished']} | "
-            f"{s.get('evalsha_per_req', 0):.2f} |"
+            f"{s.get('evalsha_per_req', 0):.2f} | {b.get('worker_cpu_us_per_req', 0):.0f} / "
+            f"{s.get('worker_cpu_us_per_req', 0):.0f} |"
         )
     rss = report.get("rss_mib", {})
     lm = report.get("list_memory", {})
@@ -185,6 +186,171 @@ def markdown(report: dict[str, Any]) -> str:
         for key, label in names.items():
             if key in mc:
                 lines.append(f"| {label} | {mc[key]:.1f} |")
+    ab = report.get("ablation", {})
+    if ab:
+        full = ab["variants"].get("full", {})
+        lines += [
+            "",
+            "## What each part costs inside the server (1 worker, saturation, "
+            f"{ab['duration_s']:.0f} s runs; indicative: one run each on a shared machine)",
+            "",
+            "| variant | attack req/s | attack CPU us/req (saved) | clean req/s | "
+            "clean CPU us/req (saved) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, row in ab["variants"].items():
+            saved_a = full.get("attack", 0) - row["attack"]
+            saved_c = full.get("clean", 0) - row["clean"]
+            lines.append(
+                f"| {name}: {row['what']} | {row['attack_rps']:,.0f} | "
+                f"{row['attack']:.0f} ({saved_a:+.0f}) | {row['clean_rps']:,.0f} | "
+                f"{row['clean']:.0f} ({saved_c:+.0f}) |"
+            )
+        lines.append(
+            "\nWithout velocity rules the attack requests are no longer refused but sent, so only "
+            "the clean column compares for that row."
+        )
+    sc = report.get("scaling", {})
+    for name, row in sc.items():
+        rows.append(
+            (
+                f"{name}: {report['options']['workers']} workers >= 1.7x one",
+                f"{row['smsguard_speedup']:.2f}x (bare {row['bare_speedup']:.2f}x)",
+                _ok(row["smsguard_speedup"] >= 1.7),
+            )
+        )
+    return rows
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    o = report["options"]
+    sizes = o["sizes"]
+    lines = [
+        f"# smsguard benchmark ({report['mode']}, {report['started']})",
+        "",
+        f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['ram_gib']} GiB RAM, "
+        f"Linux {m['kernel']}, "
+        f"Python {m['python']}, aiohttp {m['aiohttp']}, redis-server {m['redis_server']}, "
+        f"{m['wrk']}. Load average at start {report['load_average_start'][0]:.2f}, at end "
+        f"{report['load_average_end'][0]:.2f}. Elapsed {report['elapsed_s']:.0f} s.",
+        "",
+        f"{o['workers']} worker(s) for both apps; wrk 1 thread x {o['connections']} "
+        "connections for "
+        f"{o['duration']:.0f} s per saturation run (after {o['warmup']:.0f} s warm-up); open-loop "
+        f"client for {o['fixed_duration']:.0f} s at half of smsguard's saturation rate. "
+        f"Rules: shipped {', '.join(report['rules']['shipped_rule_files']) or '(none found)'} + "
+        f"{sizes['cidrs']:,} CIDRs + {sizes['prefixes']:,} prefixes"
+        + (" + a bench per-number limit" if report["rules"].get("added_recipient_rule") else "")
+        + ".",
+        "",
+        "## Throughput at saturation",
+        "",
+        "| workload | bare req/s | smsguard req/s | ratio | smsguard non-2xx | sent/req | "
+        "worker CPU us/req (bare / smsguard) | Redis cmds/req (client / incl. script) | "
+        "EVALSHA/req | redis-server CPU us/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in report.get("workloads", {}).items():
+        b, s = row["bare"], row["smsguard"]
+        lines.append(
+            f"| {name} | {b['rps']:,.0f} | {s['rps']:,.0f} | {row['ratio']:.0%} | "
+            f"{s['non_2xx'] / max(1, s['requests']):.0%} | {s['provider_sends_per_req']:.2f} | "
+            f"{b['worker_cpu_us_per_req']:.0f} / {s['worker_cpu_us_per_req']:.0f} | "
+            f"{s['redis_client_cmds_per_req']:.2f} / {s['redis_cmds_per_req']:.2f} | "
+            f"{s['evalsha_per_req']:.2f} | {s['redis_cpu_us_per_req']:.0f} |"
+        )
+    lines += [
+        "",
+        "## Latency at a fixed rate (open loop, from the scheduled send time)",
+        "",
+        "| workload | rate/s | bare p50 / p99 / p99.9 ms | smsguard p50 / p99 / p99.9 ms | "
+        "p99 added | smsguard dropped | EVALSHA/req | worker CPU us/req (bare / smsguard) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in report.get("workloads", {}).items():
+        b, s = row["bare_fixed"], row["smsguard_fixed"]
+        lines.append(
+            f"| {name} | {row['fixed_rate']:,.0f} | {b['p50_ms']:.2f} / {b['p99_ms']:.2f} / "
+            f"{b['p999_ms']:.2f} | {s['p50_ms']:.2f} / {s['p99_ms']:.2f} / {s['p999_ms']:.2f} | "
+            f"{row['added_p99_ms']:+.2f} | {s['dropped'] + s['unfinished']} | "
+            f"{s.get('evalsha_per_req', 0):.2f} | {b.get('worker_cpu_us_per_req', 0):.0f} / "
+            f"{s.get('worker_cpu_us_per_req', 0):.0f} |"
+        )
+    rss = report.get("rss_mib", {})
+    lm = report.get("list_memory", {})
+    rl = report.get("reload", {})
+    lines += ["", "## Memory and reload", ""]
+    if rss:
+        lines.append(
+            f"- RSS per worker after the runs: smsguard {rss['smsguard']} MiB, bare "
+            f"{rss['bare']} MiB."
+        )
+    if "lists_steady_mib" in lm:
+        lines.append(
+            f"- The two big lists in one process: {lm['lists_steady_mib']} MiB kept, "
+            f"{lm['lists_peak_mib']} MiB at the peak of loading; rule set load "
+            f"{lm['load_with_lists_s']} s with them, {lm['load_without_lists_s']} s without."
+        )
+    elif lm:
+        lines.append(f"- List memory measurement failed: {lm.get('error', '')[:300]}")
+    if rl:
+        lines.append(
+            f"- Reload (one CIDR appended + SIGHUP, every worker): {rl['outcome']} in "
+            f"{rl['reload_s']} s. /healthz probed at 1,000/s open loop: baseline p99 "
+            f"{rl['baseline_p99_ms']:.2f} ms / max {rl['baseline_max_ms']:.2f} ms; "
+            "during the reload "
+            f"p50 {rl['during_p50_ms']:.2f}, p99 {rl['during_p99_ms']:.2f}, max "
+            f"{rl['during_max_ms']:.2f} ms, {rl['during_over_50ms']} of {rl['during_samples']} "
+            "probes over 50 ms."
+        )
+    lines.append(
+        f"- smsguard startup (rules with the big lists, GeoIP, all workers ready): "
+        f"{report.get('startup_s', 0)} s."
+    )
+    mc = report.get("micro", {})
+    if mc and "error" not in mc:
+        names = {
+            "jwt_verify": "intake: JWT verify (TokenVerifier.verify)",
+            "json_parse_and_phone_normalise": "intake: JSON + fields + phone to E.164 (parse)",
+            "json_loads_only": "  of which json.loads",
+            "signals_cold": "signals, new number + IP (clean path)",
+            "signals_warm": "signals, repeated number + IP (attack path, LRU hits)",
+            "phone_facts_cold": "  of which phone_facts (parse, valid, type), uncached",
+            "geoip_country_cold": "  GeoIP country lookup alone, uncached",
+            "policy_decide_local_counters": "policy: decide, all rules, in-process counters",
+            "events_record": "events: record (queue only; the writer runs later)",
+            "request_log_line": "request log line (structlog JSON)",
+            "metrics_3_updates": "metrics: 3 Prometheus updates",
+        }
+        lines += [
+            "",
+            "## CPU per stage (one process, best of 5 loops, no profiler)",
+            "",
+            "| stage | us per call |",
+            "|---|---:|",
+        ]
+        for key, label in names.items():
+            if key in mc:
+                lines.append(f"| {label} | {mc[key]:.1f} |")
+    ab = report.get("ablation", {})
+    if ab:
+        full = ab["variants"].get("full", {})
+        lines += [
+            "",
+            f"## What each part costs inside the server (1 worker, {ab['rate']:.0f} req/s "
+            "open loop, worker CPU per request)",
+            "",
+            "| variant | attack us/req | clean us/req | attack saved | clean saved |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, row in ab["variants"].items():
+            saved_a = full.get("attack", 0) - row["attack"]
+            saved_c = full.get("clean", 0) - row["clean"]
+            lines.append(
+                f"| {name}: {row['what']} | {row['attack']:.0f} | {row['clean']:.0f} | "
+                f"{saved_a:+.0f} | {saved_c:+.0f} |"
+            )
     sc = report.get("scaling", {})
     if sc:
         lines += [

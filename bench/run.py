@@ -58,6 +58,7 @@ class Options:
     keep: bool = False
     cache: Path | None = None
     micro_calls: int = 3000
+    ablation: bool = False
 
 
 @dataclass
@@ -91,8 +92,11 @@ class Env:
 class Stack:
     """N bare-app workers and `smsguard serve --workers N`, each on its own port."""
 
-    def __init__(self, env: Env, workers: int, *, profiled: bool = False) -> None:
+    def __init__(
+        self, env: Env, workers: int, *, profiled: bool = False, variant: str = "full"
+    ) -> None:
         self.env = env
+        self.variant = variant
         self.workers = workers
         self.bare_port = free_port()
         self.sms_port = free_port()
@@ -100,7 +104,7 @@ class Stack:
         self.sms: Proc | None = None
         self.profiled = profiled
         self.profile_out = env.tmp / f"profile-{workers}w.pyisession"
-        self.log = env.tmp / f"smsguard-{workers}w.log"
+        self.log = env.tmp / f"smsguard-{workers}w-{variant}.log"
         self.startup_s = 0.0
 
     def start(self) -> None:
@@ -113,15 +117,17 @@ class Stack:
                     env.tmp / "bare.log",
                 )
             )
+        rules = data.variant_rules(env.rules, env.tmp / f"rules-{self.variant}", self.variant)
         config = data.write_settings(
-            env.tmp / f"smsguard-{self.workers}w.yaml",
+            env.tmp / f"smsguard-{self.workers}w-{self.variant}.yaml",
             port=self.sms_port,
             workers=self.workers,
             redis_url=env.redis.url,
             secret=env.secret,
-            rules=env.rules,
+            rules=rules,
             geoip=env.geoip,
             twilio_url=f"http://127.0.0.1:{env.twilio_port}",
+            log_level="warning" if self.variant == "no-request-log" else "info",
         )
         if self.profiled:
             argv = [
@@ -148,9 +154,8 @@ class Stack:
         while time.monotonic() < deadline:
             text = self.log.read_text(errors="replace")
             if (
-                text.count('"rules_loaded"') >= self.workers
-                and len(self.sms_workers()) >= self.workers
-            ):
+                self.variant == "no-request-log" or text.count('"rules_loaded"') >= self.workers
+            ) and len(self.sms_workers()) >= self.workers:
                 time.sleep(0.5)
                 return
             time.sleep(0.2)
@@ -269,10 +274,12 @@ def fixed_rate(env: Env, stack: Stack, app: str, workload: str, rate: float) -> 
     """The open-loop client at `rate` requests/s; latencies from the scheduled send time."""
     opts = env.opts
     port = stack.sms_port if app == "smsguard" else stack.bare_port
-    drain(stack.sms_workers() if app == "smsguard" else stack.bare_workers())
+    pids = stack.sms_workers() if app == "smsguard" else stack.bare_workers()
+    drain(pids)
     client = env.client()
     client.flushall()
     client.config_resetstat()
+    cpu0 = {p: cpu_seconds(p) for p in pids}
     argv = [
         PY,
         "-m",
@@ -298,8 +305,10 @@ def fixed_rate(env: Env, stack: Stack, app: str, workload: str, rate: float) -> 
     if out.returncode != 0:
         raise RuntimeError(f"open-loop client failed: {out.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(out.stdout)
+    cpu = sum(cpu_seconds(p) - cpu0[p] for p in pids)
+    result["worker_cpu_us_per_req"] = round(cpu / max(1, result["completed"]) * 1e6, 1)
     if app == "smsguard":
-        drain(stack.sms_workers())
+        drain(pids)
         stats = _redis_stats(client)
         n = max(1, result["completed"])
         result["evalsha_per_req"] = round(stats.get("evalsha", 0) / n, 3)
@@ -541,7 +550,7 @@ def run(opts: Options) -> dict[str, Any]:
             file=sys.stderr,
         )
         stack.stop()
-        if (opts.workers > 1 and opts.scaling) or opts.profile:
+        if (opts.workers > 1 and opts.scaling) or opts.profile or opts.ablation:
             one = Stack(env, 1, profiled=opts.profile)
             one.start()
             scaling: dict[str, Any] = {}
@@ -560,6 +569,8 @@ def run(opts: Options) -> dict[str, Any]:
             report["scaling"] = scaling
             if opts.profile:
                 report["profile"] = profile_runs(env, one)
+            if opts.ablation:
+                report["ablation"] = ablation(env, one)
             one.stop()
     finally:
         Proc.stop_all()
@@ -572,6 +583,31 @@ def run(opts: Options) -> dict[str, Any]:
         else:
             report["tmp"] = str(tmp)
     return report
+
+
+def ablation(env: Env, full: Stack) -> dict[str, Any]:
+    """1 worker at saturation with one part taken out: req/s and worker CPU per request."""
+    saved = env.opts.duration
+    env.opts.duration = 2.0 if env.opts.quick else 5.0
+    out: dict[str, Any] = {"duration_s": env.opts.duration, "variants": {}}
+    try:
+        for variant, what in data.VARIANTS.items():
+            stack = full if variant == "full" else Stack(env, 1, profiled=True, variant=variant)
+            if stack is not full:
+                stack.start()
+            try:
+                row: dict[str, Any] = {"what": what}
+                for workload in ("attack", "clean"):
+                    res = saturate(env, stack, "smsguard", workload)
+                    row[workload] = res["worker_cpu_us_per_req"]
+                    row[f"{workload}_rps"] = res["rps"]
+                out["variants"][variant] = row
+            finally:
+                if stack is not full:
+                    stack.stop()
+    finally:
+        env.opts.duration = saved
+    return out
 
 
 def profile_runs(env: Env, stack: Stack) -> dict[str, Any]:
@@ -615,6 +651,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--no-scaling", action="store_true")
+    parser.add_argument(
+        "--no-ablation", action="store_true", help="skip the runs with one part taken out"
+    )
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
@@ -642,6 +681,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         workloads=tuple(w for w in a.workloads.split(",") if w),
         keep=a.keep,
         micro_calls=500 if quick else 3000,
+        ablation=not a.no_ablation and not quick,
     )
 
 
