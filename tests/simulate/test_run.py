@@ -123,3 +123,16 @@ async def test_duration_limit_skips_the_rest(session: aiohttp.ClientSession) -> 
     """With no time left, nothing is sent (not even to a closed port) and all are skipped."""
     results, _ = await play(session, URL("http://127.0.0.1:9"), duration_limit_s=0)
     assert {r.outcome for r in results} == {"skipped"}
+
+
+async def test_all_refused_is_still_verified(
+    start_gateway: StartGateway, session: aiohttp.ClientSession
+) -> None:
+    """When nothing is answered 200 there is nothing to tell apart: the report is verified."""
+    url = await start_gateway()
+    planned = [r for r in generate(SMALL) if r.scenario == PREMIUM]
+    options = RunOptions(concurrency=2, speed=1000.0, run_id="p")
+    simulator = Simulator(session, url, TokenSigner(SECRET.encode()), options, SystemClock())
+    results = await simulator.run(planned)
+    assert {r.outcome for r in results} == {"blocked"}
+    assert simulator.verified
