@@ -38,7 +38,7 @@ from gateway.events import EventSink, Outcome
 from gateway.intake import PayloadParser, TokenVerifier
 from gateway.logs import PhoneHasher, get_logger, mask_phone
 from gateway.metrics import Metrics
-from gateway.models import Action, Decision, OutboundSms, SmsRequest
+from gateway.models import Action, Decision, OutboundSms, SendResult, SmsRequest
 from gateway.policy import Policy
 from gateway.providers.base import Router
 from gateway.signals import Signals, SignalSource
@@ -46,6 +46,8 @@ from gateway.signals import Signals, SignalSource
 log = get_logger("gateway.pipeline")
 
 JSON_TYPES = ("application/json",)
+# How far past the deadline the router may run before the path treats it as a defect.
+ROUTER_GRACE_S = 2.0
 
 
 class OverrideSource(Protocol):
@@ -74,12 +76,7 @@ class MessagePath:
         fields: dict[str, object] = request.get(LOG_FIELDS, {})
         request_id = request.get(REQUEST_ID) or uuid.uuid4().hex
         try:
-            async with asyncio.timeout(self.deadline_s):
-                response, outcome = await self._process(request, request_id, started, fields)
-        except TimeoutError:
-            # Safety net: the router keeps within the deadline, so this means a stage hung.
-            response = web.json_response({"error": "deadline exceeded"}, status=504)
-            outcome = "timeout"
+            response, outcome = await self._process(request, request_id, started, fields)
         except Exception:
             # A defect in a stage: Auth0 gets a plain 500 (the login fails closed, nothing is
             # sent unchecked) and the traceback goes to the log with the request id.
@@ -115,7 +112,16 @@ class MessagePath:
             ip=signals.ip,
             asn=signals.asn,
         )
-        decision = self._override(signals) or await self.policy.decide(sms, signals)
+        try:
+            # Deciding must leave the router its time; nothing has been sent if this expires.
+            async with asyncio.timeout(self._left(started)):
+                decision = self._override(signals) or await self.policy.decide(sms, signals)
+        except TimeoutError:
+            latency = (self.clock.monotonic() - started) * 1000
+            self.events.record(
+                sms, signals, None, Outcome("error", 504, error="deadline", latency_ms=latency)
+            )
+            return web.json_response({"error": "deadline exceeded"}, status=504), "timeout"
         fields.update(action=decision.action.value, rule=decision.rule_id)
         self.metrics.decisions.labels(decision.action.value, decision.rule_id or "-").inc()
         for hit in decision.shadow:
@@ -145,18 +151,29 @@ class MessagePath:
     ) -> tuple[web.Response, str]:
         deadline = started + self.deadline_s
         outbound = OutboundSms(sms.request_id, sms.recipient, sms.body, signals.phone_country)
+        result: SendResult | None = None
+        error: str | None = None
         try:
-            result = await self.router.send(outbound, deadline)
+            # The router keeps to the deadline itself; this outer bound only catches a defect.
+            # Once a provider may have accepted the message, the answer, the counters and the
+            # event are always completed: a late 504 would make Auth0's user ask for a 2nd SMS.
+            async with asyncio.timeout(self._left(started) + ROUTER_GRACE_S):
+                result = await self.router.send(outbound, deadline)
         except AllProvidersFailed as exc:
-            await self.policy.settle(sms, signals, decision, False)
-            latency = (self.clock.monotonic() - started) * 1000
-            fields["error"] = str(exc)
+            error = str(exc)
+        except TimeoutError:
+            error = "the provider router overran the deadline"
+            log.error(error, request_id=sms.request_id)
+        finally:
+            # Also on cancellation or a defect: a `count: sent` reservation must not leak.
+            await self.policy.settle(sms, signals, decision, result is not None)
+        latency = (self.clock.monotonic() - started) * 1000
+        if result is None:
+            fields["error"] = error
             self.events.record(
-                sms, signals, decision, Outcome("failed", 502, error=str(exc), latency_ms=latency)
+                sms, signals, decision, Outcome("failed", 502, error=error, latency_ms=latency)
             )
             return web.json_response({"error": "every SMS provider failed"}, status=502), "failed"
-        await self.policy.settle(sms, signals, decision, True)
-        latency = (self.clock.monotonic() - started) * 1000
         fields.update(provider=result.provider, attempts=result.attempts)
         self.events.record(
             sms,
@@ -172,13 +189,18 @@ class MessagePath:
         )
         return web.json_response(_accepted(sms)), "sent"
 
+    def _left(self, started: float) -> float:
+        return max(0.0, started + self.deadline_s - self.clock.monotonic())
+
     def _override(self, signals: Signals) -> Decision | None:
         if self.overrides is None:
             return None
         override = self.overrides.match(signals)
         if override is None:
             return None
-        rule = f"override:{override.kind}:{override.value}"
+        # The override's id, not its value: a prefix override can be a whole phone number, and
+        # the rule id goes to logs, metrics labels and the answer to Auth0.
+        rule = f"override:{override.id}"
         if override.action == "allow":
             return Decision.allow(f"allowed by override: {override.reason}", rule_id=rule)
         return Decision(

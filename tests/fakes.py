@@ -17,7 +17,7 @@ TWILIO_TOKEN = "twilio-auth-token-for-tests"
 class FakeProvider:
     """Records every request it receives; answers as `mode` says."""
 
-    mode: str = "ok"  # ok | error500 | hang
+    mode: str = "ok"  # ok | error500 | hang | slow (answers after 0.3 s)
     received: list[dict[str, Any]] = field(default_factory=list)
     count: int = 0
 
@@ -38,6 +38,8 @@ class FakeProvider:
         form = await self._record(request)
         if self.mode == "hang":
             await asyncio.sleep(30)
+        if self.mode == "slow":
+            await asyncio.sleep(0.3)
         if self.mode == "error500":
             return web.json_response(
                 {

@@ -163,7 +163,10 @@ async def test_one_click_block_takes_effect_on_the_next_request(client: Client) 
     assert await send(client, "+447911123458", ip="192.0.2.45") == 200
     await settle(client)
     blocked = await (await client.get("/dashboard/api/events?action=blocked")).json()
-    assert blocked["events"][0]["rule"] == "override:ip:192.0.2.44"
+    event = blocked["events"][0]
+    overrides = await (await client.get("/dashboard/api/overrides")).json()
+    assert event["rule"] == f"override:{overrides['overrides'][0]['id']}"
+    assert "pumping from this host" in event["reason"]
 
 
 async def test_overrides_are_listed_with_their_audit(client: Client) -> None:
