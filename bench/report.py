@@ -265,3 +265,20 @@ def write_reports(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
     js.write_text(json.dumps(report, indent=2, default=str) + "\n")
     md.write_text(markdown(report))
     return md, js
+
+
+BEGIN = "<!-- bench:results:begin (written by `python -m bench.run --update-docs`) -->"
+END = "<!-- bench:results:end -->"
+
+
+def update_docs(doc: Path, md: Path) -> bool:
+    """Replace the block between the markers in `doc` with latest.md (its title dropped)."""
+    text = doc.read_text()
+    if BEGIN not in text or END not in text:
+        return False
+    body = md.read_text().split("\n", 1)[1].strip()
+    body = body.replace("\n## ", "\n### ")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    doc.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}")
+    return True

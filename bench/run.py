@@ -58,6 +58,7 @@ class Options:
     keep: bool = False
     cache: Path | None = None
     micro_calls: int = 3000
+    update_docs: Path | None = None
     ablation: bool = False
 
 
@@ -657,6 +658,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
+    parser.add_argument(
+        "--update-docs",
+        type=Path,
+        metavar="MD",
+        help="also copy the results into the marked block of this file (docs/performance.md)",
+    )
     parser.add_argument("--cidrs", type=int)
     parser.add_argument("--prefixes", type=int)
     a = parser.parse_args(argv)
@@ -682,6 +689,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         keep=a.keep,
         micro_calls=500 if quick else 3000,
         ablation=not a.no_ablation and not quick,
+        update_docs=a.update_docs,
     )
 
 
@@ -699,6 +707,11 @@ def main(argv: list[str] | None = None) -> int:
 
     report = run(opts)
     md, js = write_reports(report, opts.out)
+    if opts.update_docs is not None:
+        from bench.report import update_docs
+
+        if not update_docs(opts.update_docs, md):
+            print(f"{opts.update_docs}: no bench:results markers, not updated", file=sys.stderr)
     print(md.read_text())
     print(f"wrote {md} and {js}", file=sys.stderr)
     return 0
