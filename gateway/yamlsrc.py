@@ -26,7 +26,7 @@ class Locator:
     marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
 
     def at(self, path: Sequence[str | int]) -> Location:
-        """The location of `path`, or of its nearest written ancestor (a missing key -> its parent)."""
+        """Where `path` was written, or its nearest written ancestor (a missing key: its parent)."""
         key = tuple(path)
         while key:
             if key in self.marks:
@@ -41,21 +41,55 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def load_yaml(text: str, file: str) -> tuple[Any, Locator]:
-    """Parse YAML text; return plain data and a locator. Syntax errors and duplicate keys raise ConfigError."""
+    """Parse YAML text; return plain data and a locator.
+
+    Every failure is a ConfigError with a location: syntax errors, characters YAML forbids,
+    duplicate keys, anchors/aliases (refused: settings and rules never need them, and they allow
+    "billion laughs" expansion and self-reference) and nesting deeper than MAX_DEPTH.
+    """
     locator = Locator(file)
     try:
         node = yaml.compose(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        raise ConfigError([Problem(Location(file, line, col), f"YAML syntax: {exc.problem}")]) from exc
+        raise ConfigError(
+            [Problem(Location(file, line, col), f"YAML syntax: {exc.problem}")]
+        ) from exc
+    except yaml.reader.ReaderError as exc:
+        line, col = _offset_to_line_col(text, exc.position)
+        raise ConfigError(
+            [
+                Problem(
+                    Location(file, line, col),
+                    f"character U+{_codepoint(exc.character):04X} is not allowed in YAML",
+                )
+            ]
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(Location(file), f"YAML: {exc}")]) from exc
+    except RecursionError:
+        raise ConfigError([Problem(Location(file), "YAML nesting is too deep")]) from None
     if node is None:
         return None, locator
     problems: list[Problem] = []
-    data = _build(node, (), locator, problems)
+    data = _build(node, (), locator, problems, set())
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(list(dict.fromkeys(problems)))  # an alias used many times: once
     return data, locator
+
+
+# Far deeper than any settings or rule file; keeps hostile input from exhausting the stack.
+MAX_DEPTH = 64
+
+
+def _codepoint(character: int | str) -> int:
+    return character if isinstance(character, int) else ord(character)
+
+
+def _offset_to_line_col(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
 def load_yaml_file(path: Path) -> tuple[Any, Locator]:
@@ -66,8 +100,20 @@ def load_yaml_file(path: Path) -> tuple[Any, Locator]:
     return load_yaml(text, str(path))
 
 
-def _build(node: yaml.Node, path: PathKey, loc: Locator, problems: list[Problem]) -> Any:
-    loc.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+def _build(
+    node: yaml.Node, path: PathKey, loc: Locator, problems: list[Problem], seen: set[int]
+) -> Any:
+    where = Location(loc.file, node.start_mark.line + 1, node.start_mark.column + 1)
+    if id(node) in seen:
+        # The composer hands out the anchored node again for every alias of it.
+        problems.append(Problem(where, "YAML anchors and aliases (&, *) are not supported here"))
+        return None
+    if len(path) > MAX_DEPTH:
+        problems.append(Problem(where, f"nested deeper than {MAX_DEPTH} levels"))
+        return None
+    if isinstance(node, yaml.CollectionNode):
+        seen.add(id(node))
+    loc.marks[path] = (where.line, where.col)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -75,18 +121,20 @@ def _build(node: yaml.Node, path: PathKey, loc: Locator, problems: list[Problem]
             if key in out:
                 problems.append(
                     Problem(
-                        Location(loc.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1),
+                        Location(
+                            loc.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1
+                        ),
                         f"duplicate key {key!r}",
                     )
                 )
                 continue
             child = (*path, key)
-            out[key] = _build(value_node, child, loc, problems)
+            out[key] = _build(value_node, child, loc, problems, seen)
             # Point a key's errors at the key itself, which is where a reader looks.
             loc.marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*path, i), loc, problems) for i, item in enumerate(node.value)]
+        return [_build(item, (*path, i), loc, problems, seen) for i, item in enumerate(node.value)]
     return _scalar(node)
 
 
