@@ -110,7 +110,7 @@ _HMAC_DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hash
 def _json_segment(segment: str) -> dict[str, Any]:
     try:
         value = json.loads(b64url_decode(segment))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise AuthError("malformed JWT") from exc
     if not isinstance(value, dict):
         raise AuthError("malformed JWT")
@@ -146,6 +146,8 @@ class PayloadParser:
                 else ""
             )
             raise IntakeError(400, f"body is not valid JSON{where}", field="body") from exc
+        except RecursionError:
+            raise IntakeError(400, "body is nested too deeply", field="body") from None
         if not isinstance(data, dict):
             raise IntakeError(400, "body must be a JSON object", field="body")
 
@@ -197,7 +199,12 @@ class PayloadParser:
         )
 
     def _phone(self, raw: str) -> str:
-        cleaned = "".join(ch for ch in raw if ch not in " -().\u00a0\t")
+        if len(raw) > MAX_RECIPIENT_CHARS:
+            raise IntakeError(
+                400, f"longer than {MAX_RECIPIENT_CHARS} characters", field="recipient"
+            )
+        # Spaces of every kind (Auth0's examples use them), dashes, dots and brackets go.
+        cleaned = "".join(ch for ch in raw if not (ch.isspace() or ch in _NUMBER_PUNCTUATION))
         if cleaned.startswith("00"):
             cleaned = "+" + cleaned[2:]
         if not cleaned.startswith("+"):
@@ -220,6 +227,11 @@ class PayloadParser:
         except phonenumbers.NumberParseException as exc:
             raise IntakeError(400, f"not a phone number ({exc._msg})", field="recipient") from exc
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# E.164 is at most 15 digits; written out with spaces and punctuation it stays well under this.
+MAX_RECIPIENT_CHARS = 40
+_NUMBER_PUNCTUATION = frozenset("-().\u200b\u2010\u2011\u2012\u2013\u2212")
 
 
 def _parse_error(number: str) -> str:

@@ -35,9 +35,9 @@ ENV_PREFIX = "SMSGUARD_"
 
 
 def _resolve_secret(value: Any, info: ValidationInfo) -> Any:
-    """Turn `{env: NAME}` / `{file: PATH}` into the secret's text; leave anything else to pydantic."""
+    """Turn `{env: NAME}` / `{file: PATH}` into the secret's text; leave the rest to pydantic."""
     if isinstance(value, Mapping) and len(value) == 1:
-        (kind, ref), = value.items()
+        ((kind, ref),) = value.items()
         if kind == "env":
             environ = (info.context or {}).get("environ", os.environ)
             if str(ref) not in environ:
@@ -48,7 +48,9 @@ def _resolve_secret(value: Any, info: ValidationInfo) -> Any:
                 return Path(str(ref)).read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise ValueError(f"cannot read secret file {ref}: {exc.strerror}") from exc
-        raise ValueError(f"a secret is a string, {{env: NAME}} or {{file: PATH}}, not {{{kind}: ...}}")
+        raise ValueError(
+            f"a secret is a string, {{env: NAME}} or {{file: PATH}}, not {{{kind}: ...}}"
+        )
     return value
 
 
@@ -108,6 +110,15 @@ class IntakeSettings(Section):
     max_body_bytes: int = Field(8192, ge=256, le=1_048_576)
     # Region assumed for numbers written without a leading "+"; None refuses them.
     default_region: str | None = None
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, region: str | None) -> str | None:
+        import phonenumbers
+
+        if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{region!r} is not a region phonenumbers knows (e.g. GB, US)")
+        return region
 
 
 class RulesSettings(Section):
@@ -241,10 +252,9 @@ class HttpProviderSettings(ProviderBase):
             raise ValueError("path must start with '/'")
         unknown = sorted(_template_fields(self.body_template) - _TEMPLATE_FIELDS)
         if unknown:
-            raise ValueError(
-                f"body_template: unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)};"
-                f" use {', '.join('{' + f + '}' for f in sorted(_TEMPLATE_FIELDS))}"
-            )
+            found = ", ".join("{" + u + "}" for u in unknown)
+            allowed = ", ".join("{" + f + "}" for f in sorted(_TEMPLATE_FIELDS))
+            raise ValueError(f"body_template: unknown placeholder(s) {found}; use {allowed}")
         return self
 
 
@@ -424,9 +434,7 @@ class Settings(Section):
     rules: RulesSettings = RulesSettings()
     geoip: GeoipSettings = GeoipSettings()
     signals: SignalsSettings = SignalsSettings()
-    providers: list[ProviderSettings] = Field(
-        default_factory=_default_providers
-    )
+    providers: list[ProviderSettings] = Field(default_factory=_default_providers)
     # Country (ISO alpha-2) -> provider names tried in order; "default" for every other country.
     routes: dict[str, list[str]] = {}
     logging: LoggingSettings = LoggingSettings()
@@ -456,22 +464,32 @@ class Settings(Section):
 
         def bad(loc: tuple[str | int, ...], message: str, value: Any) -> None:
             errors.append(
-                {"type": "value_error", "loc": loc, "input": value,
-                 "ctx": {"error": ValueError(message)}}
+                {
+                    "type": "value_error",
+                    "loc": loc,
+                    "input": value,
+                    "ctx": {"error": ValueError(message)},
+                }
             )
 
         for country, route in self.routes.items():
             if country != "default" and not (
                 len(country) == 2 and country.isascii() and country.isalpha() and country.isupper()
             ):
-                bad(("routes", country), f"{country!r} is not an upper-case ISO 3166 alpha-2 "
-                    "country code or 'default'", country)
+                bad(
+                    ("routes", country),
+                    f"{country!r} is not an upper-case ISO 3166 alpha-2 country code or 'default'",
+                    country,
+                )
             if not route:
                 bad(("routes", country), "a route lists at least one provider", route)
             for i, name in enumerate(route):
                 if name not in names:
-                    bad(("routes", country, i), f"unknown provider {name!r} (known: "
-                        f"{', '.join(sorted(names))})", name)
+                    bad(
+                        ("routes", country, i),
+                        f"unknown provider {name!r} (known: {', '.join(sorted(names))})",
+                        name,
+                    )
                 elif route.index(name) != i:
                     bad(("routes", country, i), f"provider {name!r} is listed twice", name)
         if errors:
@@ -488,7 +506,7 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> list[tup
     for name, raw in items:
         if not name.startswith(ENV_PREFIX) or name == "SMSGUARD_CONFIG":
             continue
-        path = tuple(part.lower() for part in name[len(ENV_PREFIX):].split("__"))
+        path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
         value: Any = yaml.safe_load(raw) if raw.strip() else ""
         if isinstance(value, (dict, list)) or value is None:
             value = raw if value is None and raw else value
@@ -507,7 +525,9 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> list[tup
                 node[last] = value
             elif isinstance(node, dict):
                 # Secrets given by env stay strings even if they look like numbers.
-                node[last] = raw if isinstance(value, (int, float)) and _is_secretish(last) else value
+                node[last] = (
+                    raw if isinstance(value, (int, float)) and _is_secretish(last) else value
+                )
             applied.append(path)
     return applied
 

@@ -115,3 +115,28 @@ def test_json_error_says_where() -> None:
     """A JSON syntax error reports its line and column."""
     with pytest.raises(IntakeError, match="line 1 column 2"):
         parse(b"{oops}")
+
+
+def test_unicode_spaces_and_dashes_normalised() -> None:
+    """Numbers pasted with thin spaces, zero-width spaces or typographic dashes still parse."""
+    raw = "+44\u20097400\u200b123\u2013456"
+    assert parse({"recipient": raw, "body": "x"}).recipient == "+447400123456"
+
+
+def test_overlong_recipient_refused_before_parsing() -> None:
+    """A recipient far longer than any phone number is refused without being parsed or cached."""
+    with pytest.raises(IntakeError, match="longer than 40") as err:
+        parse({"recipient": "+44" + "1" * 5000, "body": "x"})
+    assert err.value.field == "recipient"
+
+
+def test_deeply_nested_body_is_400() -> None:
+    """A body nested deeper than the JSON parser allows is a 400, not a server error."""
+    with pytest.raises(IntakeError, match="nested too deeply"):
+        parse(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_default_region_must_exist() -> None:
+    """An unknown default region is a settings error, not a 400 on every national number."""
+    with pytest.raises(ValueError, match="not a region"):
+        IntakeSettings(default_region="UK")

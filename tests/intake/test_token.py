@@ -109,3 +109,10 @@ def test_unconfigured_refuses_everything() -> None:
     """With no secret configured nothing is accepted (secure by default)."""
     with pytest.raises(AuthError, match=r"no auth0\.gateway_secret"):
         TokenVerifier(Auth0Settings()).verify(f"Bearer {gateway_token()}")
+
+
+def test_hostile_nested_header_is_401(verifier: TokenVerifier) -> None:
+    """A JWT header that decodes to deeply nested JSON is refused as malformed, not a crash."""
+    header = base64.urlsafe_b64encode(b"[" * 5000).rstrip(b"=").decode()
+    with pytest.raises(AuthError, match="malformed"):
+        verifier.verify(f"Bearer {header}.e30.sig")
