@@ -2,17 +2,26 @@
 
 The request body is `body_template` with {to}, {body}, {message_id}, {country} and {from} replaced
 in every string value at any depth; success is an HTTP status in `success_status`; the provider's
-message id is read from the JSON answer at the dotted path `message_id_field`.
+message id is read from the JSON answer at the dotted path `message_id_field` (a success without
+it still counts as sent, with message id "unknown"). Headers (secrets resolved) are built once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
+import aiohttp
+
+from gateway.clock import Clock
+from gateway.metrics import Metrics
 from gateway.models import OutboundSms
 from gateway.providers.http import HttpAnswer, HttpCall, HttpProvider
-from gateway.providers.retry import BAD_RESPONSE, SendFailed
+from gateway.providers.retry import Random, Sleep
 from gateway.settings import HttpProviderSettings
 
 _PLACEHOLDER = re.compile(r"\{(to|body|message_id|country|from)\}")
@@ -45,6 +54,22 @@ def dig(data: Any, dotted: str) -> Any:
 class GenericHttpProvider(HttpProvider):
     settings: HttpProviderSettings
 
+    def __init__(
+        self,
+        settings: HttpProviderSettings,
+        session: aiohttp.ClientSession,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        rng: Random = random.random,
+    ) -> None:
+        super().__init__(settings, session, clock, metrics, sleep=sleep, rng=rng)
+        # Secrets resolved once; every request shares this read-only mapping.
+        headers = {k: v.get_secret_value() for k, v in settings.headers.items()}
+        headers.setdefault("Accept", "application/json")
+        self._headers: Mapping[str, str] = MappingProxyType(headers)
+
     def build(self, sms: OutboundSms) -> HttpCall:
         s = self.settings
         values = {
@@ -54,10 +79,11 @@ class GenericHttpProvider(HttpProvider):
             "country": sms.country or "",
             "from": s.from_ or "",
         }
-        headers = {k: v.get_secret_value() for k, v in s.headers.items()}
-        headers.setdefault("Accept", "application/json")
         return HttpCall(
-            s.method, s.base_url + s.path, json=render(s.body_template, values), headers=headers
+            s.method,
+            s.base_url + s.path,
+            json=render(s.body_template, values),
+            headers=self._headers,
         )
 
     def accept(self, answer: HttpAnswer) -> str:
@@ -72,11 +98,6 @@ class GenericHttpProvider(HttpProvider):
             return ""
         value = dig(answer.json(), s.message_id_field)
         if value is None or isinstance(value, (dict, list)):
-            raise SendFailed(
-                self.name,
-                f"HTTP {answer.status} without {s.message_id_field}",
-                kind=BAD_RESPONSE,
-                retryable=False,
-                status=answer.status,
-            )
+            # A success status: the message is probably on its way, so it counts as sent.
+            return self.unreadable(answer, f"HTTP {answer.status} without {s.message_id_field}")
         return str(value)

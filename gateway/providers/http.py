@@ -1,8 +1,11 @@
 """What every HTTP provider shares: one bounded exchange, failure classification, the retry loop.
 
 An adapter subclasses `HttpProvider` and writes two small methods: `build(sms)` (the request) and
-`accept(answer)` (the provider's message id, or `SendFailed`). Timeouts per attempt are
-min(configured, time left before the deadline); retries happen in `retry.with_retries` only.
+`accept(answer)` (the provider's message id, or `SendFailed`; a success status with an unreadable
+body is `unreadable(...)`, i.e. sent). Timeouts per attempt are min(configured, time left before
+the deadline); retries happen in `retry.with_retries` only, and only when the request cannot have
+been accepted (no connection made, 5xx, 429): a read timeout or a connection lost mid-request is
+not retried on the same provider.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from gateway.clock import Clock
-from gateway.logs import mask_phones_in
+from gateway.logs import get_logger, mask_phones_in
 from gateway.metrics import Metrics
 from gateway.models import OutboundSms, SendResult
 from gateway.providers.retry import (
     AUTH,
+    BAD_RESPONSE,
     CONNECT,
     REJECTED,
     SERVER,
@@ -38,6 +42,10 @@ from gateway.providers.retry import (
 )
 from gateway.settings import ProviderBase
 
+log = get_logger("gateway.providers")
+
+# The provider message id of a message a provider accepted with an answer we could not read.
+UNKNOWN_MESSAGE_ID = "unknown"
 # Longest provider error text kept (after masking) in errors, logs and events.
 _MAX_ERROR_TEXT = 200
 
@@ -164,14 +172,35 @@ class HttpProvider(abc.ABC):
             ) as response:
                 body = await response.read()
                 return HttpAnswer(response.status, response.headers, body)
-        except TimeoutError:
-            raise SendFailed(
-                self.name, f"no answer within {budget:.2f}s", kind=TIMEOUT, retryable=True
-            ) from None
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
+            # No connection was made, so the request never left: safe to try again here.
             raise SendFailed(
                 self.name, f"connection failed: {type(exc).__name__}", kind=CONNECT, retryable=True
             ) from None
+        except TimeoutError:
+            # The request may have reached the provider and been accepted: never resent here
+            # (the router still fails over; see docs/providers.md on the remaining risk).
+            raise SendFailed(
+                self.name, f"no answer within {budget:.2f}s", kind=TIMEOUT, retryable=False
+            ) from None
+        except aiohttp.ClientError as exc:
+            # The connection broke once the request was (perhaps) sent: same reasoning.
+            raise SendFailed(
+                self.name, f"connection lost: {type(exc).__name__}", kind=CONNECT, retryable=False
+            ) from None
+
+    def unreadable(self, answer: HttpAnswer, why: str) -> str:
+        """A success status whose body we cannot read: the provider probably accepted the message,
+        so it counts as sent (never retried, never failed over) with an unknown message id."""
+        self._metrics.provider_errors.labels(self.name, BAD_RESPONSE).inc()
+        log.warning(
+            "provider accepted the message but its answer is unreadable; treated as sent",
+            provider=self.name,
+            status=answer.status,
+            kind=BAD_RESPONSE,
+            error=safe_text(why),
+        )
+        return UNKNOWN_MESSAGE_ID
 
     def http_failure(self, answer: HttpAnswer, detail: str) -> SendFailed:
         """Classify a non-success HTTP answer: 429 and 5xx retryable, other 4xx refusals."""

@@ -23,8 +23,8 @@ log = get_logger("gateway.providers")
 Sleep = Callable[[float], Awaitable[None]]
 Random = Callable[[], float]
 
-# Failure kinds (metrics label `kind`, log field). "rejected" is about the message, not the
-# provider's health, so it does not count against the circuit breaker.
+# Failure kinds (metrics label `kind`, log field). "rejected" is about the message and "deadline"
+# about the caller's time budget, not the provider's health: neither counts against the breaker.
 CONNECT = "connect"
 TIMEOUT = "timeout"
 SERVER = "server_error"
@@ -33,10 +33,17 @@ AUTH = "auth"
 REJECTED = "rejected"
 BAD_RESPONSE = "bad_response"
 DEADLINE = "deadline"
+# Kinds that say nothing about the provider's health (see SendFailed.counts_against_provider).
+NEUTRAL_KINDS = frozenset({REJECTED, DEADLINE})
 
 
 class SendFailed(ProviderError):
-    """One provider attempt failed. `message` is safe to log: numbers masked, no body, no secret."""
+    """One provider attempt failed. `message` is safe to log: numbers masked, no body, no secret.
+
+    `retryable` means "may be tried again on the same provider": only when the provider cannot
+    have accepted the message (connection not made, 5xx, 429). The router fails over to the next
+    provider on every failure, retryable or not.
+    """
 
     def __init__(
         self,
@@ -54,8 +61,9 @@ class SendFailed(ProviderError):
 
     @property
     def counts_against_provider(self) -> bool:
-        """True when the failure says the provider is unhealthy (not that one message was bad)."""
-        return self.kind != REJECTED
+        """True when the failure says the provider is unhealthy (not that one message was bad,
+        nor that the caller's deadline left no time to try)."""
+        return self.kind not in NEUTRAL_KINDS
 
 
 @dataclass(frozen=True)

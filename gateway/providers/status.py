@@ -4,11 +4,13 @@ Twilio posts `MessageStatus` (queued, sent, delivered, undelivered, failed ...) 
 StatusCallback URL we gave it, `<public_url>/providers/twilio/status?mid=<our message id>`, signed
 with `X-Twilio-Signature` = base64(HMAC-SHA1(auth token, URL + every POST parameter as
 key+value, sorted by key)). The URL checked is the configured callback URL (status_callback, or
-server.public_url + path) with the query string of the request; only when neither is configured
-is it rebuilt from the request, honouring X-Forwarded-Proto and X-Forwarded-Host.
+server.public_url + path) with the raw (still percent-encoded) query string of the request; only
+when neither is configured is it rebuilt from the request, honouring X-Forwarded-Proto and
+X-Forwarded-Host. Providers sharing an account SID: a signature from any of their tokens passes.
 
 A verified status is stored in the Redis hash `smsguard:delivery:{message_id}` for 7 days; a late
-callback never moves a message back (a "sent" arriving after "delivered" is ignored).
+callback never moves a message back (a "sent" arriving after "delivered" is ignored); the check and
+the write are one Lua script, so racing callbacks cannot undo this.
 """
 
 from __future__ import annotations
@@ -73,20 +75,29 @@ async def delivery_status(redis: Redis, message_id: str) -> dict[str, str] | Non
     return {_text(k): _text(v) for k, v in raw.items()}
 
 
+# Store the status unless the stored one ranks higher, in one atomic step (two callbacks racing
+# cannot interleave). KEYS[1] the hash; ARGV: ttl, rank table as "status=rank,...", then the
+# fields as name, value pairs (the first pair is "status").
+_RECORD_SCRIPT = """
+local ranks = {}
+for name, rank in string.gmatch(ARGV[2], "([^,=]+)=(%d+)") do ranks[name] = tonumber(rank) end
+local current = redis.call('HGET', KEYS[1], 'status')
+if current and (ranks[current] or 0) > (ranks[ARGV[4]] or 0) then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+_RANK_ARG = ",".join(f"{name}={rank}" for name, rank in _RANK.items())
+
+
 async def record_delivery(
     redis: Redis, message_id: str, fields: dict[str, str], *, ttl_s: int = DELIVERY_TTL_S
 ) -> bool:
-    """Store a status unless a later one is already there; return whether it was stored."""
-    key = delivery_key(message_id)
-    current = await redis.hget(key, "status")
-    new_rank = _RANK.get(fields["status"], 0)
-    if current is not None and _RANK.get(_text(current), 0) > new_rank:
-        return False
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
-        pipe.expire(key, ttl_s)
-        await pipe.execute()
-    return True
+    """Store a status unless a later one is already there (atomically); return whether stored."""
+    pairs = [("status", fields["status"])] + [(k, v) for k, v in fields.items() if k != "status"]
+    args = [str(ttl_s), _RANK_ARG, *(item for pair in pairs for item in pair)]
+    stored = await redis.eval(_RECORD_SCRIPT, 1, delivery_key(message_id), *args)
+    return bool(stored)
 
 
 def _text(value: bytes | str) -> str:
@@ -101,32 +112,61 @@ def _request_url(request: web.Request) -> str:
 
 
 def _signed_url(request: web.Request, configured: str | None) -> str:
+    """The URL as Twilio signed it: the query string exactly as sent (still percent-encoded)."""
     if configured is None:
         return _request_url(request)
     base = configured.split("?", 1)[0]
-    return f"{base}?{request.query_string}" if request.query_string else base
+    query = request.rel_url.raw_query_string
+    return f"{base}?{query}" if query else base
+
+
+def _signature_matches(expected: str, given: str) -> bool:
+    """Constant-time comparison as bytes (a header with non-ASCII characters simply differs)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
+
+
+def _verified(
+    entries: list[tuple[TwilioSettings, str | None]],
+    request: web.Request,
+    params: list[tuple[str, str]],
+    signature: str,
+) -> TwilioSettings | None:
+    """The provider whose auth token produced `signature` for this request, or None."""
+    found: TwilioSettings | None = None
+    for settings, configured in entries:
+        expected = twilio_signature(
+            settings.auth_token.get_secret_value(), _signed_url(request, configured), params
+        )
+        # Every candidate is checked (no early exit), so timing says nothing about which matched.
+        if _signature_matches(expected, signature) and found is None:
+            found = settings
+    return found
 
 
 def status_handler(
     providers: list[TwilioSettings], public_url: str | None
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """POST /providers/twilio/status for the configured Twilio accounts."""
-    by_account = {p.account_sid: (p, status_callback_base(p, public_url)) for p in providers}
+    """POST /providers/twilio/status for the configured Twilio accounts.
+
+    Several providers may share one account SID (different senders, or auth tokens being
+    rotated): a signature valid for any of their tokens is accepted, and the status is filed
+    under the provider whose token matched.
+    """
+    by_account: dict[str, list[tuple[TwilioSettings, str | None]]] = {}
+    for p in providers:
+        by_account.setdefault(p.account_sid, []).append((p, status_callback_base(p, public_url)))
 
     async def handler(request: web.Request) -> web.Response:
         form = await request.post()
         params = [(k, v) for k, v in form.items() if isinstance(v, str)]
         account = form.get("AccountSid")
-        entry = by_account.get(account) if isinstance(account, str) else None
+        entries = by_account.get(account, []) if isinstance(account, str) else []
         signature = request.headers.get("X-Twilio-Signature", "")
-        if entry is None or not signature:
+        if not entries or not signature:
             raise web.HTTPForbidden(text="unknown account or missing signature")
-        settings, configured = entry
-        expected = twilio_signature(
-            settings.auth_token.get_secret_value(), _signed_url(request, configured), params
-        )
-        if not hmac.compare_digest(expected, signature):
-            log.warning("twilio callback with a bad signature", provider=settings.name)
+        settings = _verified(entries, request, params, signature)
+        if settings is None:
+            log.warning("twilio callback with a bad signature", provider=entries[0][0].name)
             raise web.HTTPForbidden(text="bad signature")
         message_id = request.query.get("mid", "")
         status = form.get("MessageStatus")

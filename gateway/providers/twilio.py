@@ -1,7 +1,8 @@
 """Twilio Programmable Messaging: POST /2010-04-01/Accounts/{AccountSid}/Messages.json.
 
 Form-encoded To, From or MessagingServiceSid, Body, StatusCallback; HTTP basic auth
-AccountSid:AuthToken; 201 with the Message resource (`sid`) on success. Errors come as
+AccountSid:AuthToken; 201 with the Message resource (`sid`) on success (a 2xx without a `sid` is
+still treated as sent, with message id "unknown"). Errors come as
 `{"code": 21211, "message": "...", "more_info": "https://www.twilio.com/docs/errors/21211",
 "status": 400}`; 4xx other than 429 are refusals (not retried).
 """
@@ -18,7 +19,7 @@ from gateway.clock import Clock
 from gateway.metrics import Metrics
 from gateway.models import OutboundSms
 from gateway.providers.http import HttpAnswer, HttpCall, HttpProvider, basic_auth, safe_text
-from gateway.providers.retry import BAD_RESPONSE, Random, SendFailed, Sleep
+from gateway.providers.retry import Random, Sleep
 from gateway.settings import TwilioSettings
 
 STATUS_PATH = "/providers/twilio/status"
@@ -78,14 +79,8 @@ class TwilioProvider(HttpProvider):
             sid = data.get("sid") if isinstance(data, dict) else None
             if isinstance(sid, str) and sid:
                 return sid
-            # Accepted but unreadable: do not retry, the message may well be on its way.
-            raise SendFailed(
-                self.name,
-                f"HTTP {answer.status} without a message sid",
-                kind=BAD_RESPONSE,
-                retryable=False,
-                status=answer.status,
-            )
+            # Accepted but unreadable: the message is probably on its way, so it counts as sent.
+            return self.unreadable(answer, f"HTTP {answer.status} without a message sid")
         detail = ""
         if isinstance(data, dict) and "message" in data:
             detail = f"{data.get('code', '?')} {safe_text(data['message'])}"

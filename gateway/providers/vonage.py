@@ -3,19 +3,27 @@
 Vonage answers HTTP 200 even when it refuses: each `messages[].status` is "0" on success and an
 error code otherwise (x-errors in Vonage's API specification). Of those, 1 (throttled),
 5 (internal error) and 10 (too many existing binds) are worth retrying; the rest are refusals.
+A long text is split into parts: when some parts were sent and the others got a retryable status,
+the message counts as sent (a warning, kind "partial"), since resending it would repeat the parts
+already delivered. A refusal of any part (e.g. status 12, too long) is still a failure.
 """
 
 from __future__ import annotations
 
+from gateway.logs import get_logger
 from gateway.models import OutboundSms
 from gateway.providers.http import HttpAnswer, HttpCall, HttpProvider, safe_text
-from gateway.providers.retry import AUTH, BAD_RESPONSE, REJECTED, THROTTLED, SendFailed
+from gateway.providers.retry import AUTH, REJECTED, THROTTLED, SendFailed
 from gateway.settings import VonageSettings
+
+log = get_logger("gateway.providers")
 
 # Status codes (as strings, as Vonage sends them) that say "try again later".
 RETRYABLE_STATUS = {"1": THROTTLED, "5": "server_error", "10": THROTTLED}
 # Status codes that are about our account or credentials, not the message.
 ACCOUNT_STATUS = {"4", "8", "9", "11", "14", "32"}
+# Metrics/log kind of a long message some of whose parts were sent and others throttled/failed.
+PARTIAL = "partial"
 # `client-ref` holds our message id; Vonage accepts up to 40 characters.
 _CLIENT_REF_MAX = 40
 
@@ -45,24 +53,38 @@ class VonageProvider(HttpProvider):
         data = answer.json()
         messages = data.get("messages") if isinstance(data, dict) else None
         if not isinstance(messages, list) or not messages:
-            raise SendFailed(
-                self.name,
-                "HTTP 200 without messages[]",
-                kind=BAD_RESPONSE,
-                retryable=False,
-                status=200,
+            # HTTP 200: the message is probably on its way, so it counts as sent.
+            return self.unreadable(answer, "HTTP 200 without messages[]")
+        parts = [part if isinstance(part, dict) else {} for part in messages]
+        accepted = [part for part in parts if str(part.get("status", "")) == "0"]
+        # A long text is split into parts, each with its own status; all should be "0".
+        failure: SendFailed | None = None
+        for part in parts:
+            status = str(part.get("status", ""))
+            if status == "0":
+                continue
+            text = safe_text(part.get("error-text", ""))
+            message = f"status {status or '?'}: {text}".rstrip(": ")
+            if status in RETRYABLE_STATUS:
+                failure = failure or SendFailed(
+                    self.name, message, kind=RETRYABLE_STATUS[status], retryable=True
+                )
+                continue
+            kind = AUTH if status in ACCOUNT_STATUS else REJECTED
+            raise SendFailed(self.name, message, kind=kind, retryable=False)
+        if failure is not None and not accepted:
+            raise failure
+        if failure is not None:
+            # Some parts already went out: resending the whole text (here or elsewhere) would
+            # deliver those parts twice, so the message counts as sent, with a warning.
+            self._metrics.provider_errors.labels(self.name, PARTIAL).inc()
+            log.warning(
+                "some parts of a long message were not sent; not resending the others",
+                provider=self.name,
+                kind=PARTIAL,
+                parts=len(parts),
+                sent_parts=len(accepted),
+                error=failure.message,
             )
-        # A long text is split into parts, each with its own status; all must be "0".
-        for part in messages:
-            status = str(part.get("status", "")) if isinstance(part, dict) else ""
-            if status != "0":
-                text = safe_text(part.get("error-text", "")) if isinstance(part, dict) else ""
-                message = f"status {status or '?'}: {text}".rstrip(": ")
-                if status in RETRYABLE_STATUS:
-                    raise SendFailed(
-                        self.name, message, kind=RETRYABLE_STATUS[status], retryable=True
-                    )
-                kind = AUTH if status in ACCOUNT_STATUS else REJECTED
-                raise SendFailed(self.name, message, kind=kind, retryable=False)
-        message_id = messages[0].get("message-id") if isinstance(messages[0], dict) else None
-        return str(message_id or "")
+        first = accepted[0] if accepted else parts[0]
+        return str(first.get("message-id") or "")

@@ -10,7 +10,7 @@ import pytest
 from pytest_aiohttp import AiohttpServer
 
 from gateway.metrics import Metrics
-from tests.providers.fakes import FakeApi, Reply
+from tests.providers.fakes import TWILIO_SPEC, VONAGE_SPEC, FakeApi, Reply, load_spec
 
 StartFake = Callable[..., Awaitable[tuple[FakeApi, str]]]
 
@@ -26,9 +26,19 @@ def metrics() -> Metrics:
     return Metrics()
 
 
+@pytest.fixture(scope="session")
+def provider_specs() -> None:
+    """Parse the providers' OpenAPI specs once per session, before any test's timed part."""
+    for name in (TWILIO_SPEC, VONAGE_SPEC):
+        load_spec(name)
+
+
 @pytest.fixture
-async def fake_api(aiohttp_server: AiohttpServer) -> AsyncIterator[StartFake]:
-    """Start a FakeApi: `fake, base_url = await fake_api(path, [Reply(...)], spec=...)`."""
+async def fake_api(aiohttp_server: AiohttpServer, provider_specs: None) -> AsyncIterator[StartFake]:
+    """Start a FakeApi: `fake, base_url = await fake_api(path, [Reply(...)], spec=...)`.
+
+    Requests are checked against the spec after the test (at teardown), never while answering.
+    """
     fakes: list[FakeApi] = []
 
     async def start(
@@ -42,7 +52,7 @@ async def fake_api(aiohttp_server: AiohttpServer) -> AsyncIterator[StartFake]:
     yield start
     for fake in fakes:
         fake.release()
-    problems = [p for fake in fakes for p in fake.spec_errors]
+    problems = [p for fake in fakes for p in fake.spec_errors()]
     assert not problems, "requests not valid against the provider's OpenAPI spec:\n" + "\n".join(
         problems
     )

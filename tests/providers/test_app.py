@@ -6,6 +6,7 @@ session and a real Redis); the whole gateway is assembled in app.py by the same 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
+from yarl import URL
 
 from gateway import providers
 from gateway.appkeys import CLOCK, HTTP, METRICS, READINESS, REDIS, ROUTER, SETTINGS
@@ -155,8 +157,10 @@ async def post_status(
     headers: dict[str, str] | None = None,
 ) -> aiohttp.ClientResponse:
     signature = twilio_signature(token, f"{url}?{query}", form.items())
-    return await client.post(
-        f"/providers/twilio/status?{query}",
+    # The query goes out byte for byte as given (as Twilio sends the URL it was handed).
+    base = str(client.make_url("/providers/twilio/status"))
+    return await client.session.post(
+        URL(f"{base}?{query}", encoded=True),
         data=form,
         headers={"X-Twilio-Signature": signature, **(headers or {})},
     )
@@ -227,3 +231,60 @@ async def test_without_public_url_forwarded_headers_rebuild_the_url(
         headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "edge.example.net"},
     )
     assert response.status == 204
+
+
+async def test_reserved_characters_in_the_message_id_verify(make_client: MakeClient) -> None:
+    """The raw query is signed: ?mid=req%3A42 (as Twilio got it) verifies and files req:42."""
+    client = await make_client(twilio_settings())
+    response = await post_status(client, status_form("delivered"), query="mid=req%3A42")
+    status = await delivery_status(client.app[REDIS], "req:42")
+    assert response.status == 204
+    assert (status or {}).get("status") == "delivered"
+
+
+async def test_non_ascii_signature_is_refused(make_client: MakeClient) -> None:
+    """A signature header with non-ASCII characters is a bad signature (403), not an error."""
+    client = await make_client(twilio_settings())
+    response = await client.post(
+        "/providers/twilio/status?mid=m1",
+        data=status_form("delivered"),
+        headers={"X-Twilio-Signature": "é☃" + "A" * 26},
+    )
+    assert response.status == 403
+
+
+async def test_racing_callbacks_never_undo_a_final_status(make_client: MakeClient) -> None:
+    """ "delivered" and a late "sent" arriving together always leave "delivered" stored."""
+    client = await make_client(twilio_settings())
+    mids = [f"race{n}" for n in range(20)]
+    await asyncio.gather(
+        *(
+            post_status(client, status_form(status), query=f"mid={mid}")
+            for mid in mids
+            for status in ("delivered", "sent")
+        )
+    )
+    stored = [await delivery_status(client.app[REDIS], mid) for mid in mids]
+    assert [s and s["status"] for s in stored] == ["delivered"] * len(mids)
+
+
+async def test_providers_sharing_an_account_accept_either_token(make_client: MakeClient) -> None:
+    """Two providers on one account SID: a callback signed with either token is accepted."""
+    common = {"type": "twilio", "account_sid": TWILIO_SID, "from": "+15005550006"}
+    settings = Settings.model_validate(
+        {
+            "providers": [
+                {"name": "twilio-a", "auth_token": TWILIO_TOKEN, **common},
+                {"name": "twilio-b", "auth_token": "second-token-for-tests", **common},
+            ],
+            "server": {"public_url": PUBLIC},
+        }
+    )
+    client = await make_client(settings)
+    first = await post_status(client, status_form("sent"), query="mid=m1")
+    second = await post_status(
+        client, status_form("sent"), query="mid=m2", token="second-token-for-tests"
+    )
+    redis = client.app[REDIS]
+    filed = [(await delivery_status(redis, mid) or {}).get("provider") for mid in ("m1", "m2")]
+    assert (first.status, second.status, filed) == (204, 204, ["twilio-a", "twilio-b"])

@@ -12,6 +12,7 @@ from gateway.clock import SystemClock
 from gateway.metrics import Metrics
 from gateway.models import OutboundSms
 from gateway.providers.generic import GenericHttpProvider, dig, render
+from gateway.providers.http import UNKNOWN_MESSAGE_ID
 from gateway.providers.retry import BAD_RESPONSE, REJECTED, SendFailed
 from gateway.settings import HttpProviderSettings
 from tests.providers.conftest import StartFake
@@ -26,7 +27,7 @@ def http(base_url: str, **extra: Any) -> HttpProviderSettings:
         "type": "http",
         "base_url": base_url,
         "path": "/v1/sms",
-        "read_timeout_s": 0.3,
+        "read_timeout_s": 5,
         "backoff_base_s": 0.01,
         "backoff_max_s": 0.05,
         "headers": {"Authorization": "Bearer acme-key"},
@@ -47,7 +48,7 @@ def adapter(
 
 
 def deadline() -> float:
-    return time.monotonic() + 5.0
+    return time.monotonic() + 10.0
 
 
 async def test_template_is_rendered_at_every_depth(
@@ -104,18 +105,22 @@ async def test_server_error_then_success_is_retried(
     assert (result.attempts, fake.accepted) == (2, 1)
 
 
-async def test_missing_message_id_is_a_bad_response(
+async def test_missing_message_id_counts_as_sent(
     fake_api: StartFake, session: aiohttp.ClientSession, metrics: Metrics
 ) -> None:
-    """An accepted answer without the configured id field fails, without a retry."""
+    """A success status without the configured id field is sent (id "unknown"), not retried."""
     fake, url = await fake_api("/v1/sms", [Reply(200, {"ok": True})])
-    with pytest.raises(SendFailed) as caught:
-        await adapter(http(url), session, metrics).send(SMS, deadline())
-    assert (caught.value.kind, caught.value.retryable, len(fake.received)) == (
-        BAD_RESPONSE,
-        False,
-        1,
-    )
+    result = await adapter(http(url), session, metrics).send(SMS, deadline())
+    assert (result.provider_message_id, len(fake.received)) == (UNKNOWN_MESSAGE_ID, 1)
+    assert metrics.provider_errors.labels("acme", BAD_RESPONSE)._value.get() == 1
+
+
+def test_headers_are_built_once(session: aiohttp.ClientSession, metrics: Metrics) -> None:
+    """The header mapping (secrets resolved) is built at construction and shared by every send."""
+    provider = adapter(http("https://sms.example"), session, metrics)
+    first, second = provider.build(SMS), provider.build(SMS)
+    assert first.headers is second.headers
+    assert dict(first.headers) == {"Authorization": "Bearer acme-key", "Accept": "application/json"}
 
 
 def test_render_leaves_unknown_braces_alone() -> None:

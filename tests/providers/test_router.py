@@ -37,7 +37,7 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 
 def settings(twilio_url: str, vonage_url: str, routes: Any = None, **twilio: Any) -> Settings:
-    common = {"read_timeout_s": 0.3, "backoff_base_s": 0.01, "backoff_max_s": 0.05}
+    common = {"read_timeout_s": 5, "backoff_base_s": 0.01, "backoff_max_s": 0.05}
     return Settings.model_validate(
         {
             "providers": [
@@ -100,7 +100,7 @@ async def test_failover_after_server_errors_sends_exactly_one_sms(
 ) -> None:
     """The first provider answers 500; the second sends; one SMS in total across both."""
     p = await pair(fake_api, session, redis, [Reply(500)], [Reply(200, sent())])
-    result = await p.router.send(SMS, time.monotonic() + 5)
+    result = await p.router.send(SMS, time.monotonic() + 10)
     assert (result.provider, p.accepted, p.twilio.accepted) == ("vonage", 1, 0)
     assert len(p.twilio.received) == 3  # max_attempts on the first provider, then failover
     assert any("twilio" in e for e in result.errors)
@@ -113,8 +113,49 @@ async def test_hanging_first_provider_leaves_time_for_the_second(
     p = await pair(
         fake_api, session, redis, [Reply(hang=True)], [Reply(200, sent())], read_timeout_s=30
     )
-    result = await p.router.send(SMS, time.monotonic() + 1.2)
+    # The first provider hangs for its half (2 s); nothing slow runs in the fakes meanwhile
+    # (spec checks happen at teardown), so the second has ample time for a loopback request.
+    result = await p.router.send(SMS, time.monotonic() + 4)
     assert (result.provider, len(p.twilio.received), p.accepted) == ("vonage", 1, 1)
+
+
+async def test_unreadable_success_is_sent_without_failover(
+    fake_api: StartFake, session: aiohttp.ClientSession, redis: Redis
+) -> None:
+    """A Twilio 201 without a sid is sent: Vonage is not contacted, the circuit stays closed."""
+    p = await pair(
+        fake_api,
+        session,
+        redis,
+        [Reply(201, {"status": "queued"})],
+        [Reply(200, sent())],
+        breaker={"failure_threshold": 1, "reset_after_s": 30},
+    )
+    result = await p.router.send(SMS, time.monotonic() + 10)
+    assert (result.provider, result.provider_message_id) == ("twilio", "unknown")
+    assert (len(p.twilio.received), p.vonage.received) == (1, [])
+    assert p.router.states()["twilio"] is CircuitState.CLOSED
+
+
+async def test_no_time_left_does_not_open_the_circuit(
+    fake_api: StartFake, session: aiohttp.ClientSession, redis: Redis
+) -> None:
+    """Sends whose deadline leaves no time for an attempt contact nobody and open no circuit."""
+    clock = FakeClock()
+    p = await pair(
+        fake_api,
+        session,
+        redis,
+        [Reply(201, CREATED)],
+        [Reply(200, sent())],
+        clock=clock,
+        breaker={"failure_threshold": 2, "reset_after_s": 30},
+    )
+    for _ in range(3):
+        with pytest.raises(AllProvidersFailed, match="no time left"):
+            await p.router.send(SMS, clock.monotonic() + 0.06)
+    assert (p.twilio.received, p.vonage.received) == ([], [])
+    assert p.router.states() == {"twilio": CircuitState.CLOSED, "vonage": CircuitState.CLOSED}
 
 
 async def test_all_providers_failing_raises_all_providers_failed(
@@ -123,7 +164,7 @@ async def test_all_providers_failing_raises_all_providers_failed(
     """When every provider on the route fails, AllProvidersFailed carries each one's error."""
     p = await pair(fake_api, session, redis, [Reply(500)], [Reply(503)])
     with pytest.raises(AllProvidersFailed) as caught:
-        await p.router.send(SMS, time.monotonic() + 5)
+        await p.router.send(SMS, time.monotonic() + 10)
     assert [e.provider for e in caught.value.errors] == ["twilio", "vonage"]
     assert p.accepted == 0
 
@@ -136,8 +177,8 @@ async def test_country_route_sets_the_order(
     p = await pair(
         fake_api, session, redis, [Reply(201, CREATED)], [Reply(200, sent())], routes=routes
     )
-    gb = await p.router.send(SMS, time.monotonic() + 5)
-    us = await p.router.send(US_SMS, time.monotonic() + 5)
+    gb = await p.router.send(SMS, time.monotonic() + 10)
+    us = await p.router.send(US_SMS, time.monotonic() + 10)
     assert (gb.provider, us.provider) == ("vonage", "twilio")
 
 
@@ -209,7 +250,7 @@ async def test_refused_message_does_not_open_the_circuit(
         [Reply(200, sent())],
         breaker={"failure_threshold": 1, "reset_after_s": 30},
     )
-    result = await p.router.send(SMS, time.monotonic() + 5)
+    result = await p.router.send(SMS, time.monotonic() + 10)
     assert (result.provider, p.router.states()["twilio"]) == ("vonage", CircuitState.CLOSED)
 
 

@@ -8,12 +8,22 @@ from typing import Any
 
 import aiohttp
 import pytest
+import structlog
 
 from gateway.clock import SystemClock
 from gateway.errors import ProviderError
 from gateway.metrics import Metrics
 from gateway.models import OutboundSms
-from gateway.providers.retry import AUTH, CONNECT, REJECTED, THROTTLED, TIMEOUT, SendFailed
+from gateway.providers.http import UNKNOWN_MESSAGE_ID
+from gateway.providers.retry import (
+    AUTH,
+    BAD_RESPONSE,
+    CONNECT,
+    REJECTED,
+    THROTTLED,
+    TIMEOUT,
+    SendFailed,
+)
 from gateway.providers.twilio import TwilioProvider
 from gateway.settings import TwilioSettings
 from tests.providers.conftest import StartFake
@@ -45,8 +55,8 @@ def twilio(base_url: str, **extra: Any) -> TwilioSettings:
         "account_sid": TWILIO_SID,
         "auth_token": TWILIO_TOKEN,
         "from": "+15005550006",
-        "connect_timeout_s": 0.5,
-        "read_timeout_s": 0.3,
+        "connect_timeout_s": 5,
+        "read_timeout_s": 5,
         "backoff_base_s": 0.01,
         "backoff_max_s": 0.05,
     }
@@ -62,7 +72,7 @@ def adapter(
     return TwilioProvider(settings, session, SystemClock(), metrics, public_url=public_url)
 
 
-def deadline(seconds: float = 5.0) -> float:
+def deadline(seconds: float = 10.0) -> float:
     return time.monotonic() + seconds
 
 
@@ -197,7 +207,7 @@ async def test_retry_after_beyond_the_deadline_gives_up_at_once(
     )
     fake, url = await fake_api(PATH, [reply], spec=TWILIO_SPEC)
     with pytest.raises(SendFailed) as caught:
-        await adapter(twilio(url), session, metrics).send(SMS, deadline(2.0))
+        await adapter(twilio(url), session, metrics).send(SMS, deadline())
     assert (caught.value.kind, caught.value.retryable, len(fake.received)) == (
         THROTTLED,
         True,
@@ -215,21 +225,34 @@ async def test_connection_refused_is_retryable(
     assert metrics.provider_errors.labels("twilio", CONNECT)._value.get() == 3
 
 
-async def test_hanging_provider_times_out(
+async def test_hanging_provider_times_out_without_a_retry(
     fake_api: StartFake, session: aiohttp.ClientSession, metrics: Metrics
 ) -> None:
-    """A provider that never answers fails with a timeout once the read timeout has elapsed."""
-    fake, url = await fake_api(PATH, [Reply(hang=True)], spec=TWILIO_SPEC)
+    """A read timeout is not retried on the same provider (it may have accepted the request)."""
+    fake, url = await fake_api(PATH, [Reply(hang=True), Reply(201, CREATED)], spec=TWILIO_SPEC)
+    provider = adapter(twilio(url, read_timeout_s=0.5, max_attempts=3), session, metrics)
     with pytest.raises(SendFailed) as caught:
-        await adapter(twilio(url, max_attempts=1), session, metrics).send(SMS, deadline())
-    assert (caught.value.kind, caught.value.retryable, len(fake.received)) == (TIMEOUT, True, 1)
+        await provider.send(SMS, deadline())
+    assert (caught.value.kind, caught.value.retryable, len(fake.received)) == (TIMEOUT, False, 1)
 
 
-async def test_success_without_sid_is_not_retried(
+async def test_connection_lost_after_the_request_is_not_retried(
     fake_api: StartFake, session: aiohttp.ClientSession, metrics: Metrics
 ) -> None:
-    """A 201 we cannot read is not retried: the message may already be on its way."""
+    """A connection closed once the request was sent fails without a retry on this provider."""
+    fake, url = await fake_api(PATH, [Reply(drop=True), Reply(201, CREATED)], spec=TWILIO_SPEC)
+    with pytest.raises(SendFailed) as caught:
+        await adapter(twilio(url, max_attempts=3), session, metrics).send(SMS, deadline())
+    assert (caught.value.kind, caught.value.retryable, len(fake.received)) == (CONNECT, False, 1)
+
+
+async def test_success_without_sid_counts_as_sent(
+    fake_api: StartFake, session: aiohttp.ClientSession, metrics: Metrics
+) -> None:
+    """A 201 we cannot read is sent (id "unknown"), not retried, and counted as a bad response."""
     fake, url = await fake_api(PATH, [Reply(201, {"status": "queued"})], spec=TWILIO_SPEC)
-    with pytest.raises(SendFailed) as caught:
-        await adapter(twilio(url), session, metrics).send(SMS, deadline())
-    assert (caught.value.retryable, len(fake.received)) == (False, 1)
+    with structlog.testing.capture_logs() as logs:
+        result = await adapter(twilio(url), session, metrics).send(SMS, deadline())
+    assert (result.provider_message_id, len(fake.received)) == (UNKNOWN_MESSAGE_ID, 1)
+    assert metrics.provider_errors.labels("twilio", BAD_RESPONSE)._value.get() == 1
+    assert [e["log_level"] for e in logs] == ["warning"]

@@ -7,12 +7,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+import structlog
 
 from gateway.clock import SystemClock
 from gateway.metrics import Metrics
 from gateway.models import OutboundSms
-from gateway.providers.retry import AUTH, REJECTED, SERVER, THROTTLED, SendFailed
-from gateway.providers.vonage import VonageProvider
+from gateway.providers.http import UNKNOWN_MESSAGE_ID
+from gateway.providers.retry import AUTH, BAD_RESPONSE, REJECTED, SERVER, THROTTLED, SendFailed
+from gateway.providers.vonage import PARTIAL, VonageProvider
 from gateway.settings import VonageSettings
 from tests.providers.conftest import StartFake
 from tests.providers.fakes import VONAGE_SPEC, Reply
@@ -40,7 +42,7 @@ def vonage(base_url: str, **extra: Any) -> VonageSettings:
         "api_key": "abcd1234",
         "api_secret": "abcdef0123456789",
         "from": "AcmeInc",
-        "read_timeout_s": 0.3,
+        "read_timeout_s": 5,
         "backoff_base_s": 0.01,
         "backoff_max_s": 0.05,
     }
@@ -52,7 +54,7 @@ def adapter(settings: VonageSettings, session: aiohttp.ClientSession, m: Metrics
 
 
 def deadline() -> float:
-    return time.monotonic() + 5.0
+    return time.monotonic() + 10.0
 
 
 async def test_sends_form_without_plus_and_returns_message_id(
@@ -153,3 +155,32 @@ async def test_every_part_of_a_long_text_must_succeed(
     _fake, url = await fake_api(PATH, [Reply(200, body)], spec=VONAGE_SPEC)
     with pytest.raises(SendFailed, match="status 12"):
         await adapter(vonage(url), session, metrics).send(SMS, deadline())
+
+
+async def test_http_200_without_messages_counts_as_sent(
+    fake_api: StartFake, session: aiohttp.ClientSession, metrics: Metrics
+) -> None:
+    """HTTP 200 without messages[] is sent (id "unknown"), not retried, counted bad_response."""
+    fake, url = await fake_api(PATH, [Reply(200, {"message-count": "1"})], spec=VONAGE_SPEC)
+    result = await adapter(vonage(url), session, metrics).send(SMS, deadline())
+    assert (result.provider_message_id, len(fake.received)) == (UNKNOWN_MESSAGE_ID, 1)
+    assert metrics.provider_errors.labels("vonage", BAD_RESPONSE)._value.get() == 1
+
+
+async def test_throttled_later_part_does_not_resend_the_text(
+    fake_api: StartFake, session: aiohttp.ClientSession, metrics: Metrics
+) -> None:
+    """A long text whose first part went out and second was throttled counts as sent, once."""
+    body = {
+        "message-count": "2",
+        "messages": [
+            {"message-id": "P1", "status": "0"},
+            {"status": "1", "error-text": "Throughput Rate Exceeded"},
+        ],
+    }
+    fake, url = await fake_api(PATH, [Reply(200, body), Reply(200, sent())], spec=VONAGE_SPEC)
+    with structlog.testing.capture_logs() as logs:
+        result = await adapter(vonage(url), session, metrics).send(SMS, deadline())
+    assert (result.provider_message_id, len(fake.received)) == ("P1", 1)
+    assert metrics.provider_errors.labels("vonage", PARTIAL)._value.get() == 1
+    assert [e["log_level"] for e in logs] == ["warning"]
