@@ -8,13 +8,14 @@ Every problem is reported as `file:line:col: key: message`, all at once.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -128,6 +129,10 @@ class RulesSettings(Section):
     watch: bool = True
     # Quiet time after the last change before a reload (an editor saves in several writes).
     watch_debounce_ms: int = Field(300, ge=10, le=60_000)
+    # Secret for the keyed hash in velocity counter names in Redis (numbers and IPs are not
+    # recoverable from key names). Same value on every instance. Unset: a random secret is stored
+    # in Redis on first start (SET NX `{sgv}:counter-hash-key`) and read by every instance.
+    counter_hash_key: Secret | None = None
 
 
 class GeoipSettings(Section):
@@ -497,43 +502,124 @@ class Settings(Section):
         return self
 
 
-def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> list[tuple[str, ...]]:
-    """Apply SMSGUARD_A__B__C=value onto `data` in place; return the paths it set."""
+def _env_overrides(
+    data: dict[str, Any], environ: Mapping[str, str]
+) -> tuple[list[tuple[str, ...]], list[Problem]]:
+    """Apply SMSGUARD_A__B__C=value onto `data` in place, guided by the Settings model.
+
+    Returns the paths set (so errors in them are reported against the variable) and problems
+    with the variables themselves. Text and secret fields take the value byte for byte; other
+    fields get the text for pydantic to convert ("9000" -> 9000, "true" -> True), or JSON when
+    the value starts with [ or {. Map keys keep their case, except that two letters are a country
+    code (upper case) and anything else is lower case (`SMSGUARD_ROUTES__DEFAULT`).
+    """
     applied: list[tuple[str, ...]] = []
+    problems: list[Problem] = []
     items = sorted(environ.items())
     if "REDIS_URL" in environ and f"{ENV_PREFIX}REDIS__URL" not in environ:
         items.append((f"{ENV_PREFIX}REDIS__URL", environ["REDIS_URL"]))
     for name, raw in items:
         if not name.startswith(ENV_PREFIX) or name == "SMSGUARD_CONFIG":
             continue
-        path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
-        value: Any = yaml.safe_load(raw) if raw.strip() else ""
-        if isinstance(value, (dict, list)) or value is None:
-            value = raw if value is None and raw else value
-        node: Any = data
-        for part in path[:-1]:
-            key: str | int = int(part) if part.isdigit() else part
-            if isinstance(node, list) and isinstance(key, int) and key < len(node):
-                node = node[key]
-            elif isinstance(node, dict):
-                node = node.setdefault(key, {})
-            else:
-                break
+        try:
+            path = _apply_env(data, name[len(ENV_PREFIX) :].split("__"), raw)
+        except ValueError as exc:
+            problems.append(Problem(Location(f"${name}"), str(exc)))
+            continue
+        applied.append(path)
+    return applied, problems
+
+
+def _apply_env(data: dict[str, Any], parts: list[str], raw: str) -> tuple[str, ...]:
+    node: Any = data
+    kind: Any = Settings
+    path: list[str] = []
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        key: str | int
+        if kind is _AnyProvider:
+            kind = _PROVIDER_TYPES.get(node.get("type") if isinstance(node, dict) else None)
+            if kind is None:
+                raise ValueError(f"{'.'.join(path)}: give this provider a `type` in the file")
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            key, kind = _model_field(kind, part, node)
+        elif get_origin(kind) is list:
+            if not part.isdigit() or not isinstance(node, list) or int(part) >= len(node):
+                have = len(node) if isinstance(node, list) else 0
+                raise ValueError(f"{'.'.join(path)}: no item {part} (the file has {have})")
+            key, kind = int(part), get_args(kind)[0]
+        elif get_origin(kind) is dict:
+            key = part.upper() if len(part) == 2 else part.lower()
+            kind = get_args(kind)[1]
         else:
-            last: str | int = int(path[-1]) if path[-1].isdigit() else path[-1]
-            if isinstance(node, list) and isinstance(last, int) and last < len(node):
-                node[last] = value
-            elif isinstance(node, dict):
-                # Secrets given by env stay strings even if they look like numbers.
-                node[last] = (
-                    raw if isinstance(value, (int, float)) and _is_secretish(last) else value
-                )
-            applied.append(path)
-    return applied
+            raise ValueError(f"{'.'.join(path)} is a single value; it has no key {part.lower()}")
+        path.append(str(key))
+        if last:
+            node[key] = _env_value(kind, raw)
+        else:
+            if isinstance(node, dict) and not isinstance(node.get(key), (dict, list)):
+                node[key] = [] if get_origin(_unwrap(kind)) is list else {}
+            node = node[key]
+            kind = _unwrap(kind)
+    return tuple(path)
 
 
-def _is_secretish(key: str | int) -> bool:
-    return isinstance(key, str) and any(w in key for w in ("secret", "token", "password", "key"))
+def _model_field(model: type[BaseModel], part: str, node: Any) -> tuple[str, Any]:
+    """The YAML key and the type of a model's field named by an env var part."""
+    wanted = part.lower()
+    for field_name, info in model.model_fields.items():
+        if wanted in (field_name, info.alias):
+            return info.alias or field_name, _unwrap(info.annotation)
+    raise ValueError(f"unknown key {wanted!r} (one of {', '.join(_field_keys(model))})")
+
+
+def _field_keys(model: type[BaseModel]) -> list[str]:
+    return sorted(info.alias or name for name, info in model.model_fields.items())
+
+
+def _unwrap(kind: Any) -> Any:
+    """Optional[X] / Annotated[X, ...] / a discriminated provider union -> what to walk next."""
+    while True:
+        origin = get_origin(kind)
+        if origin is Annotated:
+            kind = get_args(kind)[0]
+        elif origin in (Union, UnionType):
+            args = [a for a in get_args(kind) if a is not type(None)]
+            if len(args) == 1:
+                kind = args[0]
+            elif all(isinstance(a, type) and issubclass(a, ProviderBase) for a in args):
+                return _AnyProvider
+            else:
+                return kind
+        else:
+            return kind
+
+
+class _AnyProvider(BaseModel):
+    """Stands for "whichever provider type this list item is" while walking env paths."""
+
+
+_PROVIDER_TYPES: dict[Any, type[BaseModel]] = {
+    "twilio": TwilioSettings,
+    "vonage": VonageSettings,
+    "http": HttpProviderSettings,
+    "sandbox": SandboxSettings,
+}
+
+
+def _env_value(kind: Any, raw: str) -> Any:
+    kind = _unwrap(kind)
+    if kind in (str, SecretStr):
+        return raw
+    text = raw.strip()
+    if text in ("", "null", "~") and kind is not bool:
+        return None
+    if text[:1] in ("[", "{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+    return text
 
 
 def build_settings(
@@ -546,7 +632,9 @@ def build_settings(
     if not isinstance(data, dict):
         raise ConfigError([Problem(Location(file, 1, 1), "settings must be a mapping of sections")])
     environ_map = os.environ if environ is None else environ
-    env_paths = _env_overrides(data, environ_map)
+    env_paths, env_problems = _env_overrides(data, environ_map)
+    if env_problems:
+        raise ConfigError(env_problems)
     try:
         settings = Settings.model_validate(data, context={"environ": environ_map})
     except ValidationError as exc:

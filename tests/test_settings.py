@@ -119,3 +119,48 @@ def test_settings_are_immutable() -> None:
     settings = Settings()
     with pytest.raises(Exception, match="frozen"):
         settings.server.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["abcdefgh #ijkl", "'quoted'", "[not-yaml", "*star", " spaced ", "123456", "!!binary x"],
+)
+def test_env_secret_taken_byte_for_byte(tmp_path: Path, secret: str) -> None:
+    """A secret from the environment is never parsed: comments, quotes, brackets, digits stay."""
+    settings = load_settings(None, environ={"SMSGUARD_AUTH0__GATEWAY_SECRET": secret})
+    assert settings.auth0.gateway_secret is not None
+    assert settings.auth0.gateway_secret.get_secret_value() == secret
+
+
+def test_env_map_keys_keep_country_case(tmp_path: Path) -> None:
+    """Country keys in routes and prices stay upper case; JSON gives lists."""
+    env = {
+        "SMSGUARD_ROUTES__GB": '["vonage-backup", "twilio-main"]',
+        "SMSGUARD_ROUTES__DEFAULT": '["twilio-main"]',
+        "SMSGUARD_PRICES__PER_COUNTRY__GB": "0.04",
+    }
+    settings = load_settings(write(tmp_path, ISSUE_EXAMPLE), environ=env)
+    assert settings.routes == {"GB": ["vonage-backup", "twilio-main"], "default": ["twilio-main"]}
+    assert settings.prices.per_country == {"GB": 0.04}
+
+
+def test_env_unknown_key_names_the_variable() -> None:
+    """A misspelt variable is an error naming it and the keys that exist."""
+    with pytest.raises(ConfigError, match=r"\$SMSGUARD_SERVER__PROT: unknown key 'prot'"):
+        load_settings(None, environ={"SMSGUARD_SERVER__PROT": "1"})
+
+
+def test_env_missing_list_item_is_an_error(tmp_path: Path) -> None:
+    """Overriding a provider the file does not have is an error, not silently ignored."""
+    with pytest.raises(ConfigError, match=r"\$SMSGUARD_PROVIDERS__5__AUTH_TOKEN: .*no item 5"):
+        load_settings(
+            write(tmp_path, ISSUE_EXAMPLE), environ={"SMSGUARD_PROVIDERS__5__AUTH_TOKEN": "x"}
+        )
+
+
+def test_env_bad_json_is_an_error() -> None:
+    """A list value that is not valid JSON says so, naming the variable."""
+    with pytest.raises(
+        ConfigError, match=r"\$SMSGUARD_SIGNALS__EXPECTED_TEMPLATES: not valid JSON"
+    ):
+        load_settings(None, environ={"SMSGUARD_SIGNALS__EXPECTED_TEMPLATES": "[oops"})
