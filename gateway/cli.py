@@ -92,7 +92,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     import jwt
 
-    from gateway.intake import b64url_decode
+    from gateway.b64 import b64url_decode
 
     settings = load_or_exit(args.config)
     secret = settings.auth0.gateway_secret

@@ -1,11 +1,11 @@
 """Typed errors, each carrying where it happened.
 
-    SmsGuardError
-    ├── ConfigError            a settings or rules file is wrong (file:line:col: message), may hold many
-    ├── IntakeError            a request to POST /sms cannot be accepted (HTTP status, field)
-    │   └── AuthError          the caller is not Auth0 (401)
-    └── ProviderError          an SMS provider refused or failed (provider name, retryable?)
-        └── AllProvidersFailed every provider on the route failed (502)
+SmsGuardError
+├── ConfigError            a settings or rules file is wrong: every file:line:col problem
+├── IntakeError            a request to POST /sms cannot be accepted (HTTP status, field)
+│   └── AuthError          the caller is not Auth0 (401)
+└── ProviderError          an SMS provider refused or failed (provider name, retryable?)
+    └── AllProvidersFailed every provider on the route failed (502)
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Problem:
 
 
 class ConfigError(SmsGuardError):
-    """A configuration or rule source is invalid; carries every problem found, not just the first."""
+    """A settings or rule source is invalid; carries every problem found, not just the first."""
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems

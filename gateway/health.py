@@ -31,16 +31,16 @@ class Readiness:
         """Register a check; a failing non-required check is reported as a warning."""
         self._checks[name] = (check, required)
 
-    async def run(self, timeout: float = 2.0) -> tuple[bool, dict[str, dict[str, object]]]:
+    async def run(self, per_check_s: float = 2.0) -> tuple[bool, dict[str, dict[str, object]]]:
         names = list(self._checks)
 
         async def one(name: str) -> CheckResult:
             check, _ = self._checks[name]
             try:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(per_check_s):
                     return await check()
             except TimeoutError:
-                return CheckResult(False, f"timed out after {timeout}s")
+                return CheckResult(False, f"timed out after {per_check_s}s")
             except Exception as exc:  # a check must never break /readyz itself
                 return CheckResult(False, f"{type(exc).__name__}: {exc}")
 
@@ -64,6 +64,4 @@ async def readyz(request: web.Request) -> web.Response:
     from gateway.appkeys import READINESS
 
     ready, report = await request.app[READINESS].run()
-    return web.json_response(
-        {"ready": ready, "checks": report}, status=200 if ready else 503
-    )
+    return web.json_response({"ready": ready, "checks": report}, status=200 if ready else 503)

@@ -11,18 +11,16 @@ Numbers are normalised to E.164 (Auth0's own examples contain spaces).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import ipaddress
 import json
-import re
 import time
 from typing import Any
 
 import phonenumbers
 
+from gateway.b64 import b64url_decode
 from gateway.errors import AuthError, IntakeError
 from gateway.models import PayloadShape, SmsRequest
 from gateway.phone import phone_facts
@@ -115,19 +113,6 @@ def _json_segment(segment: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise AuthError("malformed JWT")
     return value
-
-
-def b64url_decode(value: str) -> bytes:
-    """Strict base64url (padding optional): anything else is a ValueError."""
-    if not _B64URL.fullmatch(value):
-        raise ValueError("not base64url")
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except binascii.Error as exc:
-        raise ValueError("not base64url") from exc
-
-
-_B64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
 
 class PayloadParser:

@@ -1,4 +1,4 @@
-"""The plain data that flows along the message path: intake -> signals -> policy -> providers -> events.
+"""The plain data of the message path: intake -> signals -> policy -> providers -> events.
 
 These types are shared by every stage; they hold data only, no I/O.
 """
@@ -35,7 +35,7 @@ class SmsRequest:
 
 
 class Action(enum.StrEnum):
-    """What the policy decided. ALLOW sends; BLOCK refuses with a status; DROP answers 200, sends nothing."""
+    """The verdict. ALLOW sends; BLOCK refuses with a status; DROP answers 200 and sends nothing."""
 
     ALLOW = "allow"
     BLOCK = "block"

@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
+from gateway.b64 import b64url_decode
 from gateway.errors import ConfigError, Location, Problem
 from gateway.yamlsrc import Locator, load_yaml_file
 
@@ -94,8 +95,6 @@ class Auth0Settings(Section):
     @model_validator(mode="after")
     def _secret_decodes(self) -> Auth0Settings:
         if self.secret_base64_encoded and self.gateway_secret is not None:
-            from gateway.intake import b64url_decode
-
             try:
                 b64url_decode(self.gateway_secret.get_secret_value())
             except ValueError:
