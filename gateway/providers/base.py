@@ -13,8 +13,9 @@ class Provider(Protocol):
     async def send(self, sms: OutboundSms, deadline: float) -> SendResult:
         """Deliver one message before `deadline` (a clock.monotonic() value).
 
-        Retries connection errors, 5xx and 429 with jittered backoff while time remains; raises
-        ProviderError (retryable or not) when it gives up.
+        Retries, with jittered backoff while time remains, only what cannot have been accepted
+        (connection not made, 5xx, 429); never a read timeout. A success status with an
+        unreadable answer counts as sent. Raises ProviderError when it gives up.
         """
         ...
 

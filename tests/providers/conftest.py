@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from pytest_aiohttp import AiohttpServer
 
 from gateway.metrics import Metrics
-from tests.providers.fakes import TWILIO_SPEC, VONAGE_SPEC, FakeApi, Reply, load_spec
+from tests.providers.plugin import StartFake, fake_api, provider_specs
 
-StartFake = Callable[..., Awaitable[tuple[FakeApi, str]]]
+__all__ = ["StartFake", "fake_api", "metrics", "provider_specs", "refused_url", "session"]
 
 
 @pytest.fixture
@@ -24,38 +23,6 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 def metrics() -> Metrics:
     return Metrics()
-
-
-@pytest.fixture(scope="session")
-def provider_specs() -> None:
-    """Parse the providers' OpenAPI specs once per session, before any test's timed part."""
-    for name in (TWILIO_SPEC, VONAGE_SPEC):
-        load_spec(name)
-
-
-@pytest.fixture
-async def fake_api(aiohttp_server: AiohttpServer, provider_specs: None) -> AsyncIterator[StartFake]:
-    """Start a FakeApi: `fake, base_url = await fake_api(path, [Reply(...)], spec=...)`.
-
-    Requests are checked against the spec after the test (at teardown), never while answering.
-    """
-    fakes: list[FakeApi] = []
-
-    async def start(
-        path: str, replies: list[Reply], spec: str | None = None
-    ) -> tuple[FakeApi, str]:
-        fake = FakeApi(path, replies, spec)
-        server = await aiohttp_server(fake.app)
-        fakes.append(fake)
-        return fake, str(server.make_url("")).rstrip("/")
-
-    yield start
-    for fake in fakes:
-        fake.release()
-    problems = [p for fake in fakes for p in fake.spec_errors()]
-    assert not problems, "requests not valid against the provider's OpenAPI spec:\n" + "\n".join(
-        problems
-    )
 
 
 @pytest.fixture

@@ -35,6 +35,9 @@ SPEC_HOSTS = {TWILIO_SPEC: "https://api.twilio.com", VONAGE_SPEC: "https://rest.
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
 TWILIO_TOKEN = "twilio-auth-token-for-tests"
 MESSAGING_SERVICE_SID = "MG" + "fedcba9876543210" * 2
+# The endpoints each fake serves (Twilio's carries the account SID).
+TWILIO_PATH = f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+VONAGE_PATH = "/sms/json"
 
 
 @functools.cache
@@ -156,3 +159,24 @@ class FakeApi:
         if not self._spec:
             return []
         return [p for received in self.received for p in spec_problems(self._spec, received)]
+
+
+# Canned answers, as the providers document them.
+TWILIO_CREATED = Reply(201, {"sid": "SM" + "ab" * 16, "status": "queued"})
+TWILIO_SERVER_ERROR = Reply(
+    500,
+    {
+        "code": 20500,
+        "message": "Internal Server Error",
+        "more_info": "https://www.twilio.com/docs/errors/20500",
+        "status": 500,
+    },
+)
+VONAGE_SENT = Reply(
+    200,
+    {
+        "message-count": "1",
+        "messages": [{"to": "447400123456", "message-id": "0A0000000123ABCD1", "status": "0"}],
+    },
+)
+VONAGE_SERVER_ERROR = Reply(500)

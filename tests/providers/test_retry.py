@@ -55,8 +55,8 @@ async def test_retry_after_longer_than_the_backoff_is_honoured(
     _fake, url = await fake_api(PATH, [reply, Reply(201, CREATED)], spec=TWILIO_SPEC)
     sleeps = Sleeps()
     provider = TwilioProvider(twilio(url), session, SystemClock(), metrics, sleep=sleeps)
-    # The sleep is recorded, not waited; the long deadline only keeps a loaded machine (the fake
-    # checks each request against Twilio's large OpenAPI spec) from turning this into a timeout.
+    # The sleep is recorded, not waited; the long deadline keeps a loaded machine from turning
+    # this into a timeout.
     await provider.send(SMS, time.monotonic() + 60)
     assert sleeps.waits == [1.5]
 
