@@ -8,8 +8,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from gateway.errors import ConfigError
-from gateway.settings import Settings, load_settings
+from gateway.settings import ServerSettings, Settings, load_settings
 
 SubParsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -56,9 +58,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if v is not None
     }
     if overrides:
-        settings = settings.model_copy(
-            update={"server": settings.server.model_copy(update=overrides)}
-        )
+        try:
+            server = ServerSettings.model_validate({**settings.server.model_dump(), **overrides})
+        except ValidationError as exc:
+            for err in exc.errors():
+                print(f"--{err['loc'][0]}: {err['msg']}", file=sys.stderr)
+            return 2
+        settings = settings.model_copy(update={"server": server})
     if settings.auth0.gateway_secret is None:
         print(
             f"{settings.source}: auth0.gateway_secret: required to authenticate Auth0 "

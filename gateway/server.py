@@ -10,7 +10,11 @@ import gc
 import multiprocessing
 import os
 import signal
+import socket
 import sys
+import time
+from multiprocessing.connection import wait
+from multiprocessing.context import SpawnProcess
 
 from aiohttp import web
 
@@ -21,12 +25,22 @@ from gateway.settings import Settings
 def _run_worker(settings: Settings, reuse_port: bool) -> None:
     from gateway.app import create_app
 
+    if reuse_port:
+        # A worker of many: its own session, so a signal sent to the whole process group
+        # (Ctrl-C, systemd) reaches only the parent, which forwards it exactly once. A second
+        # SIGTERM in the middle of aiohttp's drain would abort the requests being drained.
+        os.setsid()
+    # Until the rules loader installs its SIGHUP handler, a reload signal must not kill us.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     configure_logging(settings.logging.level, settings.logging.format)
     log = get_logger("gateway.server")
     app = create_app(settings)
     app.on_startup.append(_freeze_heap)
     log.info(
-        "worker starting", pid=os.getpid(), host=settings.server.host, port=settings.server.port
+        "worker starting",
+        pid=os.getpid(),
+        host=settings.server.host,
+        port=settings.server.port,
     )
     web.run_app(
         app,
@@ -50,30 +64,64 @@ async def _freeze_heap(_: web.Application) -> None:
     gc.freeze()
 
 
+# A worker that dies this soon after starting is failing, not crashing: after a few in a row
+# the whole server stops instead of restarting it forever.
+QUICK_EXIT_S = 5.0
+MAX_QUICK_EXITS = 3
+
+
 def serve(settings: Settings) -> int:
+    """Run the gateway; with server.workers > 1, supervise that many worker processes."""
     workers = settings.server.workers
     if workers == 1:
         _run_worker(settings, reuse_port=False)
         return 0
-    if not hasattr(__import__("socket"), "SO_REUSEPORT"):
+    if not hasattr(socket, "SO_REUSEPORT"):
         print("server.workers > 1 needs SO_REUSEPORT (Linux, BSD, macOS)", file=sys.stderr)
         return 2
+    configure_logging(settings.logging.level, settings.logging.format)
+    log = get_logger("gateway.server")
     ctx = multiprocessing.get_context("spawn")
-    procs = [
-        ctx.Process(target=_run_worker, args=(settings, True), daemon=False) for _ in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
 
-    def forward(signum: int, _: object) -> None:
-        for proc in procs:
+    def start() -> tuple[SpawnProcess, float]:
+        proc = ctx.Process(target=_run_worker, args=(settings, True), daemon=False)
+        proc.start()
+        return proc, time.monotonic()
+
+    procs = [start() for _ in range(workers)]
+    stopping: list[int] = []
+
+    def stop(signum: int, _: object) -> None:
+        if stopping:
+            return  # forward a stop once: a second one would cut the drain short
+        stopping.append(signum)
+        for proc, _started in procs:
             if proc.pid and proc.is_alive():
                 os.kill(proc.pid, signum)
 
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, forward)
+    def reload(signum: int, _: object) -> None:
+        for proc, _started in procs:
+            if proc.pid and proc.is_alive():
+                os.kill(proc.pid, signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, reload)
+    quick_exits = 0
+    while not stopping:
+        wait([proc.sentinel for proc, _ in procs])
+        for index, (proc, started) in enumerate(procs):
+            if stopping or proc.is_alive():
+                continue
+            quick_exits = quick_exits + 1 if time.monotonic() - started < QUICK_EXIT_S else 0
+            log.error("worker exited", pid=proc.pid, code=proc.exitcode, restart=not stopping)
+            if quick_exits >= MAX_QUICK_EXITS:
+                log.error("workers keep failing at start; stopping", attempts=quick_exits)
+                stop(signal.SIGTERM, None)
+                break
+            procs[index] = start()
     code = 0
-    for proc in procs:
+    for proc, _started in procs:
         proc.join()
         code = code or (proc.exitcode or 0)
-    return code
+    return 1 if quick_exits >= MAX_QUICK_EXITS else code

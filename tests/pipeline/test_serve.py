@@ -201,3 +201,80 @@ def test_config_check_catches_cross_section_and_rule_errors(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "pin.tenant_domain: required" in result.stderr
     assert f"{rules / '10-bad.yaml'}:3:" in result.stderr
+
+
+async def test_workers_drain_on_group_sigterm_and_restart_after_a_crash(
+    tmp_path: Path, redis_server: RedisProcess, aiohttp_server: Any
+) -> None:
+    """With --workers 2: a crashed worker is replaced, and SIGTERM to the whole process group
+    (Ctrl-C, systemd) still lets in-flight requests finish."""
+    provider_hit = asyncio.Event()
+
+    async def slow_provider(request: web.Request) -> web.Response:
+        provider_hit.set()
+        await asyncio.sleep(1.5)
+        return web.json_response({"id": "m-1"}, status=202)
+
+    provider_app = web.Application()
+    provider_app.router.add_post("/send", slow_provider)
+    provider = await aiohttp_server(provider_app)
+    port = free_port()
+    config = tmp_path / "smsguard.yaml"
+    config.write_text(
+        f"server: {{host: 127.0.0.1, port: {port}, shutdown_timeout_s: 10}}\n"
+        f"redis: {{url: '{redis_server.url}'}}\n"
+        f"auth0: {{gateway_secret: {SECRET}}}\n"
+        "rules: {watch: false}\n"
+        "providers:\n"
+        f"  - {{name: slow, type: http, base_url: '{provider.make_url('')}', path: /send}}\n"
+    )
+    proc = subprocess.Popen(  # noqa: ASYNC220 (Popen returns at once; waits run in a thread)
+        [sys.executable, "-m", "gateway", "serve", "--config", str(config), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await asyncio.to_thread(_wait_ready, url, proc)
+        workers = await asyncio.to_thread(_children, proc.pid)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            now = await asyncio.to_thread(_children, proc.pid)
+            if len(now) == 2 and workers[0] not in now:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("the crashed worker was not replaced")
+        async with aiohttp.ClientSession() as session:
+            pending = asyncio.create_task(
+                session.post(url + "/sms", json=legacy_payload(), headers=auth_headers())
+            )
+            await asyncio.wait_for(provider_hit.wait(), 10)
+            os.killpg(proc.pid, signal.SIGTERM)
+            response = await asyncio.wait_for(pending, 15)
+            assert response.status == 200
+        assert await asyncio.to_thread(proc.wait, 20) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def _children(pid: int) -> list[int]:
+    """Live worker processes of `pid` (Linux /proc): children leading their own session, which
+    leaves out multiprocessing's resource tracker."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z" and fields[3] == entry.name:
+            found.append(int(entry.name))
+    return found
