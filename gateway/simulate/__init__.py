@@ -82,6 +82,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--allow-remote", action="store_true", help="allow a target that is not loopback"
     )
+    p.add_argument(
+        "--write-geoip",
+        metavar="DIR",
+        help="only write GeoIP databases describing the simulated address pools, and a "
+        "settings snippet (DIR/geoip.yaml) to start the gateway with; sends nothing",
+    )
     p.set_defaults(func=cmd_simulate)
 
 
@@ -97,8 +103,8 @@ def resolve_credentials(args: argparse.Namespace, environ: dict[str, str]) -> Cr
     if args.secret:
         return Credentials(args.secret.encode())
     if args.config:
+        from gateway.b64 import b64url_decode
         from gateway.cli import load_or_exit
-        from gateway.intake import b64url_decode
 
         auth0 = load_or_exit(args.config).auth0
         if auth0.gateway_secret is None:
@@ -120,6 +126,8 @@ def resolve_credentials(args: argparse.Namespace, environ: dict[str, str]) -> Cr
 def cmd_simulate(args: argparse.Namespace) -> int:
     from gateway.errors import ConfigError
 
+    if args.write_geoip:
+        return write_geoip(Path(args.write_geoip))
     try:
         report = asyncio.run(simulate(args, dict(os.environ)))
     except (SimulateError, ValueError) as exc:
@@ -135,6 +143,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print("errors: " + "; ".join(f"{n} x {what}" for what, n in errors.items()))
     answered = report.total("attack").answered + report.total("legit").answered
     return 0 if answered else 1
+
+
+def write_geoip(directory: Path) -> int:
+    from gateway.simulate.geoipdb import settings_snippet, write_databases
+
+    try:
+        paths = write_databases(directory)
+    except (RuntimeError, OSError) as exc:
+        print(f"smsguard simulate: {exc}", file=sys.stderr)
+        return 2
+    snippet = directory / "geoip.yaml"
+    snippet.write_text(settings_snippet(paths))
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    print(f"start the gateway with them: smsguard dev --config {snippet}")
+    return 0
 
 
 async def simulate(args: argparse.Namespace, environ: dict[str, str]) -> Report:

@@ -42,14 +42,15 @@ LANGUAGES: dict[str, str] = {
     "ZA": "en-ZA", "SE": "sv-SE", "AR": "es-AR", "RU": "ru-RU", "UZ": "uz-UZ", "EG": "ar-EG",
 }  # fmt: skip
 
-# First octets per country, used as "residential ISP" space (synthetic, distinct per country).
+# First octets per country, used as "residential ISP" space: synthetic, each /8 in one country
+# only, and none inside the hosting blocks below (so simulated GeoIP databases are unambiguous).
 RESIDENTIAL_OCTETS: dict[str, tuple[int, ...]] = {
     "US": (24, 67, 68, 71, 73, 75, 76, 98, 99, 174), "GB": (81, 82, 86, 109), "DE": (79, 84, 87),
-    "FR": (78, 80, 88, 90), "BR": (177, 179, 189, 201), "IN": (49, 106, 117, 223), "ES": (83, 85),
-    "IT": (79, 93), "MX": (187, 189), "CA": (70, 142), "AU": (101, 110), "NL": (77, 94),
-    "PL": (31, 83), "JP": (126, 153), "TR": (78, 88), "ID": (36, 114), "PH": (112, 124),
-    "NG": (102, 105), "ZA": (41, 196), "SE": (83, 90), "AR": (181, 186), "RU": (5, 95),
-    "EG": (41, 156), "PK": (39, 119), "BD": (103, 202),
+    "FR": (80, 88, 90), "BR": (177, 179, 189, 201), "IN": (49, 106, 117, 223), "ES": (83, 85),
+    "IT": (93, 151), "MX": (187, 200), "CA": (70, 142), "AU": (101, 110), "NL": (77, 94),
+    "PL": (31, 89), "JP": (126, 153), "TR": (78, 176), "ID": (36, 114), "PH": (112, 124),
+    "NG": (102, 105), "ZA": (41, 196), "SE": (92, 213), "AR": (181, 186), "RU": (5, 46),
+    "EG": (156, 197), "PK": (39, 119), "BD": (103, 202),
 }  # fmt: skip
 
 
