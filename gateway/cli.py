@@ -73,7 +73,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return 2
     check_or_exit(settings)
+    _warn_sandbox(settings)
     return serve(settings)
+
+
+def _warn_sandbox(settings: Settings) -> None:
+    """The sandbox sends nothing, and an exposed one shows codes to anyone: say so loudly."""
+    for provider in settings.providers:
+        if provider.type != "sandbox":
+            continue
+        exposed = getattr(provider, "expose", False)
+        print(
+            f"WARNING: provider {provider.name!r} is the sandbox: messages are stored, not sent"
+            + ("; GET /sandbox/messages shows them, codes included, to anyone" if exposed else ""),
+            file=sys.stderr,
+        )
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:

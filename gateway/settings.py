@@ -278,7 +278,7 @@ class SandboxSettings(ProviderBase):
     # How many recent messages to keep in Redis (a capped list, newest first).
     keep: int = Field(default=200, ge=1, le=100_000)
     # Serve them at GET /sandbox/messages. It shows full numbers and codes: never in production.
-    expose: bool = True
+    expose: bool = False
 
 
 ProviderSettings = Annotated[

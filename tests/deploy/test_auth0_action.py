@@ -278,6 +278,7 @@ async def test_real_gateway_accepts_the_actions_request(
             "redis": {"url": redis_url},
             "auth0": {"gateway_secret": SECRET},
             "rules": {"path": str(tmp_path), "watch": False},
+            "providers": [{"name": "sandbox", "type": "sandbox", "expose": True}],
         },
         environ={},
     )

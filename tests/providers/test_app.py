@@ -64,7 +64,7 @@ def make_client(aiohttp_client: Any, redis_url: str) -> MakeClient:
 
 
 def sandbox_settings(**extra: Any) -> Settings:
-    sandbox = {"name": "sandbox", "type": "sandbox", "keep": 3, **extra}
+    sandbox = {"name": "sandbox", "type": "sandbox", "keep": 3, "expose": True, **extra}
     return Settings.model_validate({"providers": [sandbox]})
 
 
