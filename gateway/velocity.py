@@ -31,8 +31,10 @@ bounded per-process counters (`LocalVelocity`) and reports the fallback to its c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
+import os
 import time
 from bisect import bisect_right
 from collections import OrderedDict, deque
@@ -119,19 +121,53 @@ class HitOutcome:
     fallback: str | None = None  # None when Redis answered; else "local", "allow" or "block"
 
 
+HASH_KEY_NAME = KEY_PREFIX + "counter-hash-key"  # the shared secret when none is configured
+
+
+class CounterKeys:
+    """Counter key names: `{sgv}:<rule id>:<keyed hash of the key's values>`.
+
+    The values (numbers, IPs) are hashed with a secret (keyed BLAKE2b), so key names in Redis do
+    not give them away to a brute force over the small space of phone numbers or IPv4 addresses.
+    Every gateway instance must use the same secret, or they would count in different keys: it comes
+    from `rules.counter_hash_key`, or else from Redis (`SET NX` of a random key on first start, read
+    by every instance; see `RedisVelocity.start`). `secret=None` means "not known yet": names are
+    then made with a random per-process secret, good only for the local fallback counters.
+    """
+
+    def __init__(self, secret: bytes | None = b"") -> None:
+        self.ready = False
+        self._secret = b""
+        self._name = functools.lru_cache(maxsize=65_536)(self._compute)
+        self.set_secret(secret)
+
+    def set_secret(self, secret: bytes | None) -> None:
+        self.ready = secret is not None
+        material = secret if secret is not None else os.urandom(32)
+        # BLAKE2b takes a key of at most 64 bytes: longer secrets are hashed down first.
+        self._secret = material if len(material) <= 64 else hashlib.blake2b(material).digest()
+        self._name.cache_clear()
+
+    def key(self, rule_id: str, parts: Sequence[str]) -> str:
+        """The Redis key of one counter; cached (attack traffic repeats prefixes, networks)."""
+        return self._name(rule_id, "\x1f".join(parts))
+
+    def _compute(self, rule_id: str, joined: str) -> str:
+        digest = hashlib.blake2b(joined.encode(), digest_size=10, key=self._secret).hexdigest()
+        return f"{KEY_PREFIX}{rule_id}:{digest}"
+
+
+_UNKEYED = CounterKeys(b"")
+
+
 def counter_key(rule_id: str, parts: Sequence[str]) -> str:
-    """The Redis key of one counter; values hashed so no phone number or IP is stored in clear."""
-    return _counter_key(rule_id, "\x1f".join(parts))
-
-
-@functools.lru_cache(maxsize=65_536)
-def _counter_key(rule_id: str, joined: str) -> str:
-    # Cached: attack traffic repeats prefixes, networks and countries.
-    digest = hashlib.blake2b(joined.encode(), digest_size=10).hexdigest()
-    return f"{KEY_PREFIX}{rule_id}:{digest}"
+    """A counter key with an empty secret (tests and tools that never share Redis counters)."""
+    return _UNKEYED.key(rule_id, parts)
 
 
 class VelocityStore(Protocol):
+    keys: CounterKeys
+
     async def hit(self, checks: Sequence[CounterCheck], token: str, now: float) -> HitOutcome:
         """Check every counter in order and add `token` to those under all their limits."""
         ...
@@ -164,8 +200,9 @@ class _Log:
 class LocalVelocity:
     """Sliding-window logs in a dict bounded by LRU eviction; same semantics as the Lua script."""
 
-    def __init__(self, max_keys: int = 100_000) -> None:
+    def __init__(self, max_keys: int = 100_000, keys: CounterKeys | None = None) -> None:
         self.max_keys = max_keys
+        self.keys = keys or CounterKeys(b"")
         self._logs: OrderedDict[str, _Log] = OrderedDict()
 
     def __len__(self) -> int:
@@ -321,6 +358,9 @@ def parse_reply(reply: Any, checks: Sequence[CounterCheck]) -> HitOutcome:
 
 Command = tuple[Any, ...]
 
+MAX_CALLS_PER_PIPELINE = 64  # commands in one pipeline: a slow pipeline fails at most these
+MAX_PIPELINES_IN_FLIGHT = 2  # pipelines awaiting Redis at once; the rest wait in the queue
+
 
 @dataclass
 class _Pending:
@@ -337,51 +377,104 @@ class BatcherStats:
 
 
 class RedisBatcher:
-    """Collects the Redis commands of concurrent requests and sends them as one pipeline per tick.
+    """Collects the Redis commands of concurrent requests and sends them in a few pipelines.
 
     `run(commands)` queues a request's commands (usually one EVALSHA) and resolves to their replies
-    (errors in place, as exception objects). The first call in a tick schedules a flush with
-    `loop.call_soon`; everything queued until then goes in that one pipeline. A flush that takes
-    longer than `timeout_s` fails every caller in it with TimeoutError.
+    (errors in place, as exception objects). The first call in a tick schedules a pump with
+    `loop.call_soon`; the pump cuts the queue into pipelines of at most `max_calls` commands and
+    keeps at most `max_in_flight` of them waiting on Redis (the others wait their turn in the queue,
+    which costs no Redis time). Deadlines:
+      - a pipeline must be answered within `timeout_s` of being sent, or its callers (and only
+        them: at most `max_calls`) fail with TimeoutError; the client's own CPU spent queueing
+        a burst is not charged to Redis;
+      - a caller fails after `queue_timeout_s` in all (queued + sent), whatever the cause.
+    `on_connect()` returns commands sent at the head of the first pipeline and of the first one
+    after any failure (SCRIPT LOAD, the shared hash key): no extra round trip, and a Redis that
+    restarted or was flushed gets them back at once.
     """
 
-    def __init__(self, redis: Redis, timeout_s: float) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        timeout_s: float,
+        *,
+        max_calls: int = MAX_CALLS_PER_PIPELINE,
+        max_in_flight: int = MAX_PIPELINES_IN_FLIGHT,
+        queue_timeout_s: float | None = None,
+        on_connect: Callable[[], list[Command]] | None = None,
+    ) -> None:
         self.redis = redis
         self.timeout_s = timeout_s
+        self.max_calls = max_calls
+        self.max_in_flight = max_in_flight
+        self.queue_timeout_s = queue_timeout_s or max(1.0, 20 * timeout_s)
+        self.on_connect = on_connect or (lambda: [("SCRIPT", "LOAD", VELOCITY_LUA)])
         self.stats = BatcherStats()
-        self._queue: list[_Pending] = []
+        self._queue: deque[_Pending] = deque()
         self._scheduled = False
+        self._in_flight = 0
+        self._fresh = True  # the next pipeline starts with the on_connect commands
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, commands: list[Command]) -> list[Any]:
-        return await self.submit(commands)
+        future = self.submit(commands)
+        try:
+            async with asyncio.timeout(self.queue_timeout_s):
+                return await future
+        except TimeoutError:
+            if future.cancelled():  # our own deadline, not a pipeline's
+                raise TimeoutError(
+                    f"redis call not answered within {self.queue_timeout_s * 1000:.0f} ms"
+                ) from None
+            raise
 
     def submit(self, commands: list[Command]) -> asyncio.Future[list[Any]]:
-        """Queue commands for the next flush; the future resolves to their replies."""
+        """Queue commands for the next pipeline; the future resolves to their replies."""
         loop = asyncio.get_running_loop()
         pending = _Pending(commands, loop.create_future())
         self._queue.append(pending)
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
+        self._schedule(loop)
         return pending.future
 
-    def _flush(self) -> None:
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._pump)
+
+    def _pump(self) -> None:
         self._scheduled = False
-        batch, self._queue = self._queue, []
-        if batch:
-            task = asyncio.get_running_loop().create_task(self._send(batch))
+        loop = asyncio.get_running_loop()
+        while self._queue and self._in_flight < self.max_in_flight:
+            chunk: list[_Pending] = []
+            n = 0
+            while self._queue and n < self.max_calls:
+                p = self._queue.popleft()
+                if not p.future.done():  # a caller past its own deadline is not sent
+                    chunk.append(p)
+                    n += len(p.commands)
+            if not chunk:
+                break
+            self._in_flight += 1
+            task = loop.create_task(self._send(chunk))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._in_flight -= 1
+        if self._queue:
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                self._schedule(asyncio.get_running_loop())
 
     async def _send(self, batch: list[_Pending]) -> None:
-        n = sum(len(p.commands) for p in batch)
+        commands = [c for p in batch for c in p.commands]
+        head = self.on_connect() if self._fresh else []
         self.stats.pipelines += 1
-        self.stats.commands += n
+        self.stats.commands += len(commands)
         self.stats.by_size[len(batch)] = self.stats.by_size.get(len(batch), 0) + 1
         try:
             async with asyncio.timeout(self.timeout_s):
-                replies = await self._execute([c for p in batch for c in p.commands])
+                replies = await self._execute(head + commands)
         except asyncio.CancelledError:
             for p in batch:  # shutting down: nobody may wait forever
                 if not p.future.done():
@@ -389,6 +482,7 @@ class RedisBatcher:
             raise
         except (RedisError, OSError, TimeoutError) as exc:
             self.stats.errors += 1
+            self._fresh = True
             error = (
                 exc
                 if not isinstance(exc, TimeoutError)
@@ -398,6 +492,9 @@ class RedisBatcher:
                 if not p.future.done():
                     p.future.set_exception(error)
             return
+        if head:
+            self._fresh = any(isinstance(r, Exception) for r in replies[: len(head)])
+            replies = replies[len(head) :]
         start = 0
         for p in batch:
             if not p.future.done():
@@ -408,10 +505,10 @@ class RedisBatcher:
         replies = await self._pipeline(commands)
         missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
         if missing:
-            # Redis restarted or was flushed: load the script once and retry only those calls.
-            await self.redis.script_load(VELOCITY_LUA)
-            retried = await self._pipeline([commands[i] for i in missing])
-            for i, reply in zip(missing, retried, strict=True):
+            # Redis was flushed while connected: load again and retry only those calls.
+            head = self.on_connect()
+            retried = await self._pipeline(head + [commands[i] for i in missing])
+            for i, reply in zip(missing, retried[len(head) :], strict=True):
                 replies[i] = reply
         return replies
 
@@ -428,6 +525,16 @@ class RedisVelocity:
     `on_error`: "local" answers from per-process counters, "allow" treats every counter as under its
     limit, "block" as over it. After a failure Redis is skipped for `retry_after_s` (measured on the
     injected clock) so an outage does not cost every request a timeout.
+
+    Releases of `count: sent` reservations that cannot reach Redis (down, or failed) are kept in a
+    bounded queue (`max_pending_releases`, oldest dropped) and sent with the first call that
+    succeeds again.
+
+    A call that timed out may still run in Redis later (a timeout cannot take back a command
+    already written to the socket). Its attempts are then counted twice (locally and in Redis:
+    errs towards refusing, bounded by the calls of the slow pipeline); its `count: sent`
+    reservations carry the decision's token, and the engine releases them by that token when the
+    decision was not a send (see RuleEngine), so they do not leak.
     """
 
     def __init__(
@@ -440,15 +547,82 @@ class RedisVelocity:
         retry_after_s: float = 0.25,
         local: LocalVelocity | None = None,
         on_fallback: Callable[[str], None] | None = None,
+        keys: CounterKeys | None = None,
+        max_pending_releases: int = 100_000,
     ) -> None:
-        self.batcher = RedisBatcher(redis, timeout_s)
+        self.redis = redis
+        self.keys = keys or CounterKeys(b"")
+        self.batcher = RedisBatcher(redis, timeout_s, on_connect=self._on_connect)
         self.clock = clock
         self.on_error = on_error
         self.retry_after_s = retry_after_s
-        self.local = local or LocalVelocity()
+        self.local = local or LocalVelocity(keys=self.keys)
         self.on_fallback = on_fallback
+        self.pending_releases: deque[tuple[tuple[str, ...], str]] = deque(
+            maxlen=max_pending_releases
+        )
         self._down_until = 0.0
         self._last_log = 0.0
+        self._shared_secret: bytes | None = None  # the secret this instance asserts in Redis
+        self._key_task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------------------ start/stop
+
+    async def start(self, configured_secret: bytes | None = None) -> None:
+        """Load the script and settle the counter-key secret (configured, else shared in Redis).
+
+        Redis unreachable at start: the store answers from its fallback until a background retry
+        (every `retry_after_s`, at least 1 s) reads the shared secret.
+        """
+        if configured_secret is not None:
+            self.keys.set_secret(configured_secret)
+        else:
+            self.keys.set_secret(None)
+        try:
+            await self._fetch_secret(configured_secret)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)
+            if configured_secret is None:
+                self._key_task = asyncio.get_running_loop().create_task(self._retry_secret())
+
+    async def stop(self) -> None:
+        if self._key_task is not None:
+            self._key_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._key_task
+
+    async def _fetch_secret(self, configured: bytes | None) -> None:
+        async with asyncio.timeout(max(1.0, self.batcher.timeout_s * 10)):
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.script_load(VELOCITY_LUA)
+            if configured is None:
+                pipe.set(HASH_KEY_NAME, os.urandom(32).hex(), nx=True)
+                pipe.get(HASH_KEY_NAME)
+            replies = await pipe.execute()
+        if configured is None:
+            value = replies[-1]
+            secret = value.encode() if isinstance(value, str) else bytes(value)
+            self._shared_secret = secret
+            self.keys.set_secret(secret)
+            log.info("velocity_hash_key_shared", source="redis")
+
+    async def _retry_secret(self) -> None:
+        while not self.keys.ready:
+            await asyncio.sleep(max(1.0, self.retry_after_s))
+            try:
+                await self._fetch_secret(None)
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._failed(exc)
+
+    def _on_connect(self) -> list[Command]:
+        head: list[Command] = [("SCRIPT", "LOAD", VELOCITY_LUA)]
+        if self._shared_secret is not None:
+            # Redis restarted or was flushed: put our (the shared) secret back before any new
+            # instance invents another one.
+            head.append(("SET", HASH_KEY_NAME, self._shared_secret, "NX"))
+        return head
+
+    # -------------------------------------------------------------------------------- counters
 
     async def hit(self, checks: Sequence[CounterCheck], token: str, now: float) -> HitOutcome:
         return await self._call(checks, token, now, write=True)
@@ -458,26 +632,43 @@ class RedisVelocity:
 
     async def release(self, keys: Sequence[str], token: str) -> None:
         self.local.release_now(keys, token)
-        if not keys or self.clock.monotonic() < self._down_until:
+        if not keys:
+            return
+        if self._down():
+            self.pending_releases.append((tuple(keys), token))
             return
         try:
             await self.batcher.run([("ZREM", key, token) for key in keys])
         except (RedisError, OSError, TimeoutError) as exc:
+            self.pending_releases.append((tuple(keys), token))
             self._failed(exc)
 
     def release_later(self, keys: Sequence[str], token: str) -> None:
         self.local.release_now(keys, token)
-        if not keys or self.clock.monotonic() < self._down_until:
+        if keys:
+            self._release_in_background(tuple(keys), token)
+
+    def _release_in_background(self, keys: tuple[str, ...], token: str) -> None:
+        if self._down():
+            self.pending_releases.append((keys, token))
             return
         future = self.batcher.submit([("ZREM", key, token) for key in keys])
-        future.add_done_callback(_ignore_result)
+
+        def done(f: asyncio.Future[list[Any]]) -> None:
+            if f.cancelled() or f.exception() is not None:
+                self.pending_releases.append((keys, token))  # retried when Redis is back
+
+        future.add_done_callback(done)
+
+    def _down(self) -> bool:
+        return self.clock.monotonic() < self._down_until or not self.keys.ready
 
     async def _call(
         self, checks: Sequence[CounterCheck], token: str, now: float, *, write: bool
     ) -> HitOutcome:
         if not checks:
             return HitOutcome(())
-        if self.clock.monotonic() >= self._down_until:
+        if not self._down():
             keys, args = script_args(checks, token, now, write=write)
             try:
                 (reply,) = await self.batcher.run(
@@ -485,9 +676,13 @@ class RedisVelocity:
                 )
                 if isinstance(reply, Exception):
                     raise reply
-                return parse_reply(reply, checks)
+                outcome = parse_reply(reply, checks)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._failed(exc)
+            else:
+                while self.pending_releases:  # Redis answers again: send what it missed
+                    self._release_in_background(*self.pending_releases.popleft())
+                return outcome
         return self._fallback(checks, token, now, write=write)
 
     def _failed(self, exc: BaseException) -> None:
@@ -521,8 +716,3 @@ class RedisVelocity:
                 break
         results += [None] * (len(checks) - len(results))
         return HitOutcome(tuple(results), fallback="block")
-
-
-def _ignore_result(future: asyncio.Future[list[Any]]) -> None:
-    if not future.cancelled():
-        future.exception()  # retrieved: a failed background release is not worth a warning

@@ -69,6 +69,8 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
         timeout_s=settings.redis.call_timeout_ms / 1000,
         on_error=settings.redis.on_error,
     )
+    secret = settings.rules.counter_hash_key
+    await store.start(secret.get_secret_value().encode() if secret is not None else None)
     engine = RuleEngine(rules, store, clock=app[CLOCK], metrics=metrics, path=path)
     app[POLICY] = engine
     log.info("rules_loaded", version=engine.version, rules=len(rules.rules), path=str(path))
@@ -105,6 +107,7 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await store.stop()
         if hup:
             loop.remove_signal_handler(signal.SIGHUP)
         pending = list(tasks)
@@ -119,11 +122,16 @@ async def _watch(engine: RuleEngine, path: Path, debounce_ms: int) -> None:
     """Reload when a file under the rules folder changes (debounced by watchfiles)."""
     from watchfiles import awatch
 
-    target = path if await asyncio.to_thread(path.is_dir) else path.parent
-    try:
-        async for _changes in awatch(target, debounce=debounce_ms, recursive=True):
-            await engine.reload()
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # the gateway keeps serving the loaded rules without the watcher
-        log.error("rules_watch_failed", error=str(exc))
+    while True:
+        try:
+            target = path if await asyncio.to_thread(path.is_dir) else path.parent
+            async for _changes in awatch(target, debounce=debounce_ms, recursive=True):
+                try:
+                    await engine.reload()
+                except Exception as exc:  # the watcher outlives any one reload
+                    log.error("rules_reload_failed", error=f"{type(exc).__name__}: {exc}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # e.g. the folder vanished: watch again later
+            log.error("rules_watch_failed", error=f"{type(exc).__name__}: {exc}")
+        await asyncio.sleep(max(1.0, debounce_ms / 1000))

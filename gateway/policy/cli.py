@@ -84,6 +84,10 @@ def _load(path: Path) -> RuleSet | None:
         _print_problems(exc)
         print(f"{path}: {len(exc.problems)} error(s)", file=sys.stderr)
         return None
+    except Exception as exc:  # a bad file never prints a traceback
+        print(f"{path}: cannot load the rules: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"{path}: 1 error(s)", file=sys.stderr)
+        return None
 
 
 def cmd_check(args: argparse.Namespace) -> int:

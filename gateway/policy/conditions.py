@@ -313,6 +313,7 @@ class InList(Leaf):
     ) -> Leaf | None:
         defined = ctx.lists.get(str(value))
         if defined is None and str(value) in ctx.broken_lists:
+            ctx.error(path, f"list {value!r} failed to load (see its errors)")
             return None
         if defined is None:
             known = ", ".join(sorted(ctx.lists)) or "none defined"
@@ -531,6 +532,9 @@ COMBINATORS = ("all", "any", "not")
 def parse_condition(node: Any, ctx: ParseContext, path: tuple[str | int, ...]) -> Condition | None:
     """Parse a condition tree (a list means `all`); None, with problems added, when invalid."""
     if isinstance(node, list):
+        if not node:
+            ctx.error(path, "an empty list of conditions (it would match every request)")
+            return None
         return _parse_children(node, ctx, path, All)
     if not isinstance(node, dict) or not node:
         ctx.error(path, "a condition is a mapping: {signal: ..., <operator>: ...} or all/any/not")
@@ -615,5 +619,24 @@ def _parse_leaf(
             (*path, ops[0]), f"`{ops[0]}` does not apply to {spec.name} (a {spec.kind} signal)"
         )
         return None
+    if spec.name == "phone.prefix" and ok and ops[0] in ("equals", "in"):
+        ok = _prefix_lengths(node[ops[0]], node["digits"], ctx, (*path, ops[0]))
     leaf = op.parse(spec, node[ops[0]], ctx, (*path, ops[0]), get, shown_signal)
     return leaf if ok else None
+
+
+def _prefix_lengths(raw: Any, digits: int, ctx: ParseContext, path: tuple[str | int, ...]) -> bool:
+    """phone.prefix with `digits: N` is N digits long: other lengths could never match."""
+    values = raw if isinstance(raw, list) else [raw]
+    ok = True
+    for i, v in enumerate(values):
+        text = str(v).lstrip("+")
+        if text.isdigit() and len(text) != digits:
+            where = (*path, i) if isinstance(raw, list) else path
+            ctx.error(
+                where,
+                f"{v!r} has {len(text)} digits but phone.prefix has `digits: {digits}`: "
+                "it could never match (use `prefix:` on phone.e164 for shorter prefixes)",
+            )
+            ok = False
+    return ok

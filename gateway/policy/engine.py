@@ -17,17 +17,18 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.clock import Clock
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, Location, Problem
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.models import Action, Decision, ShadowHit, SmsRequest, TraceStep
 from gateway.policy.loader import Rule, RuleSet, format_duration, load_rules
 from gateway.signals import Signals
-from gateway.velocity import CounterCheck, CounterResult, HitOutcome, VelocityStore, counter_key
+from gateway.velocity import CounterCheck, CounterResult, HitOutcome, VelocityStore
 
 log = get_logger("gateway.policy")
 
@@ -49,6 +50,7 @@ class RuleInfo:
 
 @dataclass(frozen=True)
 class _Reservation:
+    decision: Decision  # held so its id() cannot be reused while the reservation waits
     keys: tuple[str, ...]
     token: str
 
@@ -69,6 +71,7 @@ class RuleEngine:
         metrics: Metrics | None = None,
         path: Path | None = None,
         max_reservations: int = 100_000,
+        loader: Callable[[Path], RuleSet] = load_rules,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -78,9 +81,13 @@ class RuleEngine:
         self.loaded_at = clock.time()
         self.last_error: ConfigError | None = None
         self.last_error_at: float | None = None
-        self._reservations: OrderedDict[str, _Reservation] = OrderedDict()
+        # `count: sent` reservations of allowed decisions, until `settle`: keyed by the identity of
+        # the Decision object (internal, per decision), never by the client's request id, which
+        # two in-flight requests may share.
+        self._reservations: OrderedDict[int, _Reservation] = OrderedDict()
         self._max_reservations = max_reservations
         self._reload_lock = asyncio.Lock()
+        self._loader = loader
 
     # ------------------------------------------------------------------ metadata for the dashboard
 
@@ -126,17 +133,29 @@ class RuleEngine:
             return False
         async with self._reload_lock:
             try:
-                rules = await asyncio.to_thread(load_rules, self.path)
-            except ConfigError as exc:
-                self.last_error = exc
+                rules = await asyncio.to_thread(self._loader, self.path)
+            except Exception as exc:  # ANY failure refuses the new version
+                error = (
+                    exc
+                    if isinstance(exc, ConfigError)
+                    else ConfigError(
+                        [
+                            Problem(
+                                Location(str(self.path)),
+                                f"cannot load the rules: {type(exc).__name__}: {exc}",
+                            )
+                        ]
+                    )
+                )
+                self.last_error = error
                 self.last_error_at = self.clock.time()
                 if self.metrics:
                     self.metrics.rules_reloads.labels(result="refused").inc()
                 log.error(
                     "rules_reload_refused",
                     version=self.version,
-                    problems=len(exc.problems),
-                    errors=[str(p) for p in exc.problems[:50]],
+                    problems=len(error.problems),
+                    errors=[str(p) for p in error.problems[:50]],
                 )
                 return False
             if rules.version == self.version and self.last_error is None:
@@ -161,7 +180,10 @@ class RuleEngine:
         self, sms: SmsRequest, signals: Signals, decision: Decision, sent: bool
     ) -> None:
         """After the send attempt: give back `count: sent` reservations of a message not sent."""
-        reservation = self._reservations.pop(sms.request_id, None)
+        reservation = self._reservations.pop(id(decision), None)
+        if reservation is not None and reservation.decision is not decision:
+            self._reservations[id(decision)] = reservation  # not ours (cannot happen: held)
+            return
         if reservation is not None and not sent:
             await self.store.release(reservation.keys, reservation.token)
 
@@ -201,7 +223,7 @@ class RuleEngine:
                     )
                 continue
             check = CounterCheck(
-                counter_key(rule.id, values),
+                self.store.keys.key(rule.id, values),
                 vel.windows,
                 rule.final,
                 reserve=vel.count == "sent",
@@ -285,17 +307,10 @@ class RuleEngine:
             if explain:
                 trace.append(TraceStep("default", True, f"no final rule matched: {d.action}"))
 
-        if reserved:
-            if decision.action is Action.ALLOW:
-                self._reserve(sms.request_id, _Reservation(tuple(reserved), token))
-            elif not (decided_by is not None and decided_by.velocity is not None):
-                # Refused by a rule without counters (a velocity refusal already voided the
-                # reservations inside the same script call): give them back, batched.
-                self.store.release_later(tuple(reserved), token)
         if not explain:
             trace = [TraceStep(decision.rule_id or "default", True, decision.reason)]
             trace += [TraceStep(h.rule_id, True, f"shadow: would have {h.action}") for h in shadow]
-        return Decision(
+        final_decision = Decision(
             decision.action,
             rule_id=decision.rule_id,
             reason=decision.reason,
@@ -304,6 +319,19 @@ class RuleEngine:
             tags=tuple(dict.fromkeys(tags)),
             trace=tuple(trace),
         )
+        if write and token:
+            all_reserve = tuple(c.key for c in checks if c.reserve)
+            if reserved and decision.action is Action.ALLOW:
+                self._reserve(_Reservation(final_decision, tuple(reserved), token))
+            elif outcome.fallback and all_reserve:
+                # Redis timed out: the script may still run there later and take reservations
+                # under this token. The message is not sent: release them all (by token).
+                self.store.release_later(all_reserve, token)
+            elif reserved and not (decided_by is not None and decided_by.velocity is not None):
+                # Refused by a rule without counters (a velocity refusal already voided the
+                # reservations inside the same script call): give them back, batched.
+                self.store.release_later(tuple(reserved), token)
+        return final_decision
 
     @staticmethod
     def _counts(rule: Rule, values: list[str], result: CounterResult) -> str:
@@ -333,8 +361,8 @@ class RuleEngine:
             text += " (per-process counters: redis unavailable)"
         return text
 
-    def _reserve(self, request_id: str, reservation: _Reservation) -> None:
-        self._reservations[request_id] = reservation
+    def _reserve(self, reservation: _Reservation) -> None:
+        self._reservations[id(reservation.decision)] = reservation
         if len(self._reservations) > self._max_reservations:
             self._reservations.popitem(last=False)  # never settled: keep the count (fail closed)
 

@@ -185,17 +185,18 @@ def load_rules(path: Path) -> RuleSet:
                 ctx.error(("rules",), "`rules` is a list of rules")
                 raw_rules = []
             for i, raw_rule in enumerate(raw_rules):
-                rule = _parse_rule(raw_rule, ctx, ("rules", i))
-                if rule is None:
-                    continue
-                if rule.id in seen:
+                raw_id = raw_rule.get("id") if isinstance(raw_rule, dict) else None
+                duplicate = isinstance(raw_id, str) and raw_id in seen
+                if duplicate:  # reported even when the rule has other errors
                     ctx.error(
                         ("rules", i, "id"),
-                        f"duplicate rule id {rule.id!r} (first defined at {seen[rule.id]})",
+                        f"duplicate rule id {raw_id!r} (first defined at {seen[str(raw_id)]})",
                     )
-                    continue
-                seen[rule.id] = rule.location
-                rules.append(rule)
+                elif isinstance(raw_id, str):
+                    seen[raw_id] = ctx.locator.at(("rules", i))
+                rule = _parse_rule(raw_rule, ctx, ("rules", i))
+                if rule is not None and not duplicate:
+                    rules.append(rule)
             if "default" in data:
                 parsed_default = _parse_default(data["default"], ctx)
                 if default is not None and default.location is not None:
@@ -208,6 +209,8 @@ def load_rules(path: Path) -> RuleSet:
                     default = parsed_default
         problems.extend(ctx.problems)
     if problems:
+        # In reading order: by file, then line and column (stable for problems without a line).
+        problems.sort(key=lambda p: (p.location.file, p.location.line, p.location.col))
         raise ConfigError(problems)
     return RuleSet(
         rules=tuple(rules),
@@ -262,7 +265,11 @@ def _load_lists(file: Path, raw: Any, ctx: ParseContext, digest: Any) -> None:
                 ]
                 matcher = load_list(kind, items, str(name))
             else:
-                list_path = (file.parent / str(spec["file"])).resolve()
+                name_of_file = spec["file"]
+                if not isinstance(name_of_file, str) or not name_of_file or "\0" in name_of_file:
+                    ctx.error((*path, "file"), "`file` is a path relative to the rule file")
+                    continue
+                list_path = (file.parent / name_of_file).resolve()
                 try:
                     raw_bytes = list_path.read_bytes()
                 except OSError as exc:
@@ -330,6 +337,13 @@ def _parse_rule(raw: Any, ctx: ParseContext, path: tuple[str | int, ...]) -> Rul
     )
     if "conditions" not in raw and "velocity" not in raw:
         ctx.error(path, "a rule needs `conditions`, `velocity`, or both")
+    if "velocity" in raw and action == "allow":
+        # A velocity rule acts when its counter is OVER the limit: "allow" would send exactly
+        # the traffic that is over it. Limits refuse (block, drop), or tag for review.
+        ctx.error(
+            (*path, "action"),
+            "a velocity rule acts when over its limit: its action is block, drop or tag, not allow",
+        )
     status = 200
     if action == "block":
         status = 429 if velocity else 403

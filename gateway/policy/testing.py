@@ -41,7 +41,7 @@ from gateway.policy.engine import RuleEngine
 from gateway.policy.loader import RuleSet, parse_duration
 from gateway.policy.signalnames import SIGNALS
 from gateway.signals import SignalExtractor, Signals
-from gateway.velocity import LocalVelocity, counter_key
+from gateway.velocity import LocalVelocity
 from gateway.yamlsrc import load_yaml
 
 REQUEST_KEYS = ("recipient", "ip", "ua", "body", "language", "geoip", "message_type")
@@ -323,7 +323,7 @@ def _preload(
         return  # reported by check_references
     values = rule.velocity.values(signals)
     if values is not None:  # unknown key signal: the rule does not count this request anyway
-        store.preload(counter_key(rule.id, values), count, now)
+        store.preload(store.keys.key(rule.id, values), count, now)
 
 
 async def _send(

@@ -202,3 +202,18 @@ def test_cases_naming_unknown_rules_are_errors(
     assert run(["rules", "test", str(tmp_path)], monkeypatch) == 1
     err = capsys.readouterr().err
     assert "cases.yaml:2:5: premium is refused: unknown rule 'premum'" in err
+
+
+def test_check_never_prints_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file with a control character or absurd nesting is an error line, exit 1."""
+    deep = "{not: " * 3000 + "{signal: ua, equals: x}" + "}" * 3000
+    (tmp_path / "10-a.yaml").write_text(RULES.replace("premium-rate", "premium\x07rate"))
+    (tmp_path / "20-b.yaml").write_text(
+        f"rules:\n  - id: a\n    description: a\n    action: block\n    conditions: {deep}\n"
+    )
+    assert run(["rules", "check", str(tmp_path)], monkeypatch) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == f"{tmp_path}: 2 error(s)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from gateway.clock import FakeClock
 from gateway.models import Action
@@ -283,3 +284,35 @@ async def test_static_refusal_gives_reservations_back(tmp_path: Path) -> None:
         d = await engine.decide(sms(), signals(ua_family="curl"))
         assert d.rule_id == "curl"
     assert (await engine.decide(sms(), signals())).action is Action.ALLOW
+
+
+SENT = """
+rules:
+  - id: sent-daily
+    description: per number, messages sent
+    velocity: {key: recipient, count: sent, limits: [{max: 5, per: 24h}]}
+    action: block
+"""
+
+
+async def test_reservations_of_requests_sharing_an_id_do_not_collide(tmp_path: Path) -> None:
+    """Two in-flight requests with one client request id each release their own reservation."""
+    from gateway.velocity import LocalVelocity
+
+    store = LocalVelocity()
+    engine = engine_for(write_rules(tmp_path, {"10-a.yaml": SENT}), store=store)
+    m1, m2, s = sms(request_id="same"), sms(request_id="same"), signals()
+    d1 = await engine.decide(m1, s)
+    d2 = await engine.decide(m2, s)
+    await engine.settle(m1, s, d1, False)
+    await engine.settle(m2, s, d2, False)
+    counts = await store.peek([_check(engine)], 0.0)
+    assert counts.results[0] is not None
+    assert counts.results[0].counts == (0,)
+
+
+def _check(engine: Any) -> Any:
+    from gateway.velocity import CounterCheck, Window
+
+    key = engine.store.keys.key("sent-daily", ["+447400123456"])
+    return CounterCheck(key, (Window(86400, 5),), True)

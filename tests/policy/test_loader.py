@@ -181,8 +181,9 @@ def test_list_file_errors_point_into_the_list_file(tmp_path: Path) -> None:
             """,
         },
     )
-    (found,) = problems(tmp_path)
-    assert found.startswith(f"{tmp_path / 'lists' / 'nets.txt'}:3:1:"), found
+    found = problems(tmp_path)
+    assert any(p.startswith(f"{tmp_path / 'lists' / 'nets.txt'}:3:1:") for p in found), found
+    assert any(p.endswith("list 'nets' failed to load (see its errors)") for p in found)
 
 
 def test_missing_list_file_is_an_error(tmp_path: Path) -> None:
@@ -245,3 +246,89 @@ def test_yaml_syntax_error_has_its_location(tmp_path: Path) -> None:
 def test_empty_folder_is_an_error(tmp_path: Path) -> None:
     """A rules folder without rule files is refused rather than allowing everything."""
     assert "no rule files" in problems(tmp_path)[0]
+
+
+def test_an_empty_condition_list_is_an_error(tmp_path: Path) -> None:
+    """`conditions: []` would match every request: it is refused."""
+    write_rules(
+        tmp_path, {"10-a.yaml": GOOD.replace("{signal: phone.type, equals: PREMIUM_RATE}", "[]")}
+    )
+    (found,) = problems(tmp_path)
+    assert found.startswith(f"{tmp_path / '10-a.yaml'}:4:")
+    assert "an empty list of conditions" in found
+
+
+def test_prefix_values_must_have_the_prefix_length(tmp_path: Path) -> None:
+    """phone.prefix with digits: 3 cannot equal a 5-digit value: refused."""
+    cond = "{signal: phone.prefix, digits: 3, in: ['44740', '447']}"
+    write_rules(
+        tmp_path, {"10-a.yaml": GOOD.replace("{signal: phone.type, equals: PREMIUM_RATE}", cond)}
+    )
+    (found,) = problems(tmp_path)
+    assert "'44740' has 5 digits but phone.prefix has `digits: 3`" in found
+
+
+def test_duplicate_ids_are_reported_even_with_other_errors(tmp_path: Path) -> None:
+    """A duplicate id is reported even when the duplicate rule is invalid for other reasons too."""
+    bad = GOOD.replace("PREMIUM_RATE", "PREMIUM")
+    write_rules(tmp_path, {"10-a.yaml": GOOD, "20-b.yaml": bad})
+    found = problems(tmp_path)
+    assert any("duplicate rule id 'premium'" in p for p in found)
+    assert any("unknown number type 'PREMIUM'" in p for p in found)
+
+
+def test_a_list_that_failed_to_load_is_named_where_it_is_used(tmp_path: Path) -> None:
+    """A rule using a broken list says the list failed to load (not that it is unknown)."""
+    text = """
+    lists:
+      nets: {kind: cidr, items: [10.0.0.1/8]}
+    rules:
+      - id: nets
+        description: nets
+        conditions: {signal: ip, list: nets}
+        action: block
+    """
+    write_rules(tmp_path, {"10-a.yaml": text})
+    found = problems(tmp_path)
+    assert "host bits set" in found[0]
+    assert found[1].endswith("list 'nets' failed to load (see its errors)")
+
+
+def test_velocity_rules_cannot_allow(tmp_path: Path) -> None:
+    """A velocity rule acts over its limit: `allow` would send exactly that traffic."""
+    text = """
+    rules:
+      - id: per-ip
+        description: per ip
+        velocity: {key: ip, limits: [{max: 5, per: 1m}]}
+        action: allow
+    """
+    write_rules(tmp_path, {"10-a.yaml": text})
+    (found,) = problems(tmp_path)
+    assert "its action is block, drop or tag, not allow" in found
+
+
+def test_errors_are_sorted_by_file_and_line(tmp_path: Path) -> None:
+    """Problems come in reading order whatever order the checks found them."""
+    text = """
+    rules:
+      - id: Bad Id
+        description: x
+        conditions: {signal: nope, equals: 1}
+        action: block
+        extra: 1
+    """
+    write_rules(tmp_path, {"20-b.yaml": text, "10-a.yaml": GOOD.replace("PREMIUM_RATE", "X")})
+    found = problems(tmp_path)
+    lines = [(p.split(":")[0], int(p.split(":")[1])) for p in found]
+    assert lines == sorted(lines)
+    assert len(found) == 4
+
+
+def test_a_list_file_name_with_a_nul_byte_is_a_located_error(tmp_path: Path) -> None:
+    """A list `file:` that is not a usable path is reported, not raised as a crash."""
+    text = 'lists:\n  nets: {kind: cidr, file: "a\\0b"}\nrules: []\n'
+    (tmp_path / "10-a.yaml").write_text(text)
+    (found,) = problems(tmp_path)
+    assert found.startswith(f"{tmp_path / '10-a.yaml'}:2:")
+    assert "`file` is a path" in found

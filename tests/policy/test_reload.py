@@ -163,3 +163,51 @@ async def test_sighup_reloads(tmp_path: Path, redis_url: str, aiohttp_client: An
     os.kill(os.getpid(), signal.SIGHUP)
     await wait_for(lambda: engine.version != version)
     assert len(engine.rules.rules) == 2
+
+
+async def test_any_exception_while_loading_is_a_refusal(tmp_path: Path) -> None:
+    """A loader failure that is not a ConfigError is refused, counted and kept as last_error."""
+    from gateway.clock import FakeClock
+    from gateway.policy.loader import load_rules
+    from gateway.velocity import LocalVelocity
+
+    folder = write_rules(tmp_path, {"10-a.yaml": PREMIUM})
+
+    def failing_loader(path: Path) -> Any:
+        raise RuntimeError("disk on fire")
+
+    metrics = Metrics()
+    engine = RuleEngine(
+        load_rules(folder),
+        LocalVelocity(),
+        clock=FakeClock(),
+        metrics=metrics,
+        path=folder,
+        loader=failing_loader,
+    )
+    assert await engine.reload() is False
+    assert engine.last_error is not None
+    assert "RuntimeError: disk on fire" in str(engine.last_error.problems[0])
+    refused = metrics.registry.get_sample_value(
+        "smsguard_rules_reloads_total", {"result": "refused"}
+    )
+    assert refused == 1
+
+
+async def test_the_watcher_survives_a_bad_file_and_takes_the_fix(
+    tmp_path: Path, redis_url: str, aiohttp_client: Any
+) -> None:
+    """A control character in a saved file is refused; the next good save is still picked up."""
+    folder = write_rules(tmp_path, {"10-a.yaml": PREMIUM})
+    app = make_app(folder, redis_url, watch=True)
+    await aiohttp_client(app)
+    engine: RuleEngine = app[POLICY]
+    version = engine.version
+    await asyncio.sleep(0.2)  # the watcher subscribes after startup
+    write_rules(folder, {"10-a.yaml": PREMIUM.replace("premium-rate", "premium\x07rate")})
+    await wait_for(lambda: engine.last_error is not None)
+    assert engine.version == version
+    write_rules(folder, {"20-b.yaml": PREMIUM.replace("premium", "premium-2")})
+    write_rules(folder, {"10-a.yaml": PREMIUM})
+    await wait_for(lambda: engine.version != version and engine.last_error is None)
+    assert [r.id for r in engine.rules.rules] == ["premium", "premium-2"]

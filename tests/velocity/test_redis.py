@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import hashlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,7 +17,14 @@ from gateway.models import Action
 from gateway.policy.engine import RuleEngine
 from gateway.policy.loader import load_rules
 from gateway.redisproc import RedisProcess
-from gateway.velocity import RedisVelocity
+from gateway.velocity import (
+    VELOCITY_SHA,
+    CounterCheck,
+    CounterKeys,
+    RedisVelocity,
+    Window,
+    counter_key,
+)
 from tests.policy.helpers import signals, sms, write_rules
 
 FOUR_COUNTERS = """
@@ -71,6 +80,35 @@ async def test_concurrent_requests_for_one_number_send_exactly_the_limit(
     assert {d.rule_id for d in decisions if d.action is Action.BLOCK} == {"per-number"}
 
 
+SHIPPED_RULES = Path(__file__).resolve().parents[2] / "rules"
+
+
+async def test_a_burst_within_the_production_budget_needs_no_fallback(client: Redis) -> None:
+    """1,000 concurrent requests for one number, shipped rules, 50 ms budget: Redis decides all."""
+    metrics = Metrics()
+    clock = FakeClock()
+    store = RedisVelocity(client, clock=clock, timeout_s=0.05, retry_after_s=0.0)
+    await store.start()
+    e = RuleEngine(load_rules(SHIPPED_RULES), store, clock=clock, metrics=metrics)
+    requests = [
+        (sms(request_id=f"burst-{i}"), signals(ip=f"81.2.{i // 250}.{i % 250 + 1}"))
+        for i in range(1000)
+    ]
+    # As in production (gateway.server): connections open, the start-up heap frozen so that a
+    # full GC of the test process's heap does not stall the event loop past the budget.
+    await asyncio.gather(*(store.batcher.run([("PING",)]) for _ in range(300)))
+    gc.collect()
+    gc.freeze()
+    try:
+        decisions = await asyncio.gather(*(e.decide(m, s) for m, s in requests))
+    finally:
+        gc.unfreeze()
+    assert fallbacks(metrics, "local") == 0
+    assert store.batcher.stats.errors == 0
+    assert sum(d.action is Action.ALLOW for d in decisions) == 3  # recipient-bombing: 3 a minute
+    assert max(store.batcher.stats.by_size) <= 64
+
+
 async def test_concurrent_requests_across_engines_share_one_budget(
     tmp_path: Path, redis_url: str
 ) -> None:
@@ -115,7 +153,7 @@ async def test_one_evalsha_per_decision_whatever_the_number_of_counters(
 
 
 async def test_concurrent_decisions_share_pipelines(tmp_path: Path, client: Redis) -> None:
-    """Decisions issued in the same event-loop tick go to Redis in one pipeline."""
+    """Decisions issued in one event-loop tick share pipelines of at most 64 calls."""
     e = engine(write_rules(tmp_path, {"10-a.yaml": FOUR_COUNTERS}), client)
     await e.decide(sms(), signals())
     assert isinstance(e.store, RedisVelocity)
@@ -125,7 +163,7 @@ async def test_concurrent_decisions_share_pipelines(tmp_path: Path, client: Redi
     await asyncio.gather(*(e.decide(sms(n), signals(e164=n)) for n in numbers))
     after = await commandstats(client)
     assert after["evalsha"] - before["evalsha"] == 200
-    assert e.store.batcher.stats.pipelines - pipelines == 1
+    assert e.store.batcher.stats.pipelines - pipelines == 4  # 64 + 64 + 64 + 8
 
 
 # --- outages: a private redis-server we can stop or stall ------------------------------------
@@ -204,7 +242,7 @@ async def test_slow_redis_falls_back_after_the_call_timeout(
     staller: Redis = Redis.from_url(own_redis.url)
     metrics = Metrics()
     e = engine(
-        write_rules(tmp_path, {"10-a.yaml": ONE_LIMIT}), client, metrics=metrics, timeout_s=0.05
+        write_rules(tmp_path, {"10-a.yaml": ONE_LIMIT}), client, metrics=metrics, timeout_s=0.1
     )
     await e.decide(sms(), signals())  # warm: script loaded, connection open
     sleeping = asyncio.create_task(staller.execute_command("DEBUG", "SLEEP", "0.5"))
@@ -237,3 +275,99 @@ async def test_counter_memory_stays_bounded(client: Redis) -> None:
         await store.hit([check], os.urandom(8).hex(), 1_700_000_000.0 + i * 0.2)
     # at most 5 live events, plus those since the last trim (about one write in 16 trims)
     assert await client.zcard(check.key) <= 5 + 300
+
+
+async def test_a_slow_pipeline_fails_only_its_own_callers(
+    tmp_path: Path, own_redis: RedisProcess
+) -> None:
+    """A pipeline stalled past its budget fails its callers; calls queued behind it do not."""
+    client: Redis = Redis.from_url(own_redis.url)
+    staller: Redis = Redis.from_url(own_redis.url)
+    store = RedisVelocity(client, clock=FakeClock(), timeout_s=0.2)
+    store.batcher.max_in_flight = 1
+    await store.start()
+    check = CounterCheck(counter_key("slow", ["k"]), (Window(600, 1000),), True)
+    sleeping = asyncio.create_task(staller.execute_command("DEBUG", "SLEEP", "0.4"))
+    await asyncio.sleep(0.05)  # let the DEBUG SLEEP reach the server first
+    # 64 calls in the stalled pipeline, 10 queued behind it (max one pipeline in flight).
+    first = [store.batcher.submit([("PING",)]) for _ in range(64)]
+    queued = [store.batcher.submit([("PING",)]) for _ in range(10)]
+    await asyncio.gather(*first, return_exceptions=True)
+    await sleeping
+    results = await asyncio.gather(*queued, return_exceptions=True)
+    await staller.aclose()
+    outcome = await store.hit([check], "a" * 16, 1_700_000_000.0)
+    await client.aclose()
+    assert all(isinstance(f.exception(), TimeoutError) for f in first)
+    assert all(r == [True] for r in results)
+    assert outcome.fallback is None
+
+
+async def test_start_loads_the_script_and_shares_one_hash_key(redis_url: str) -> None:
+    """start(): the script is loaded and two instances settle on the same counter-key secret."""
+    a: Redis = Redis.from_url(redis_url)
+    b: Redis = Redis.from_url(redis_url)
+    try:
+        await a.script_flush()
+        one = RedisVelocity(a, clock=FakeClock())
+        two = RedisVelocity(b, clock=FakeClock())
+        await one.start()
+        await two.start()
+        loaded = await a.script_exists(VELOCITY_SHA)
+    finally:
+        await a.aclose()
+        await b.aclose()
+    assert loaded == [True]
+    assert one.keys.ready
+    assert two.keys.ready
+    assert one.keys.key("r", ["+447400123456"]) == two.keys.key("r", ["+447400123456"])
+
+
+def test_counter_key_names_are_keyed_hashes() -> None:
+    """Without the secret a key name cannot be recomputed from a guessed number."""
+    keyed = CounterKeys(b"secret-1").key("r", ["+447400123456"])
+    assert keyed != CounterKeys(b"secret-2").key("r", ["+447400123456"])
+    assert keyed != counter_key("r", ["+447400123456"])
+    unkeyed = hashlib.blake2b(b"+447400123456", digest_size=10).hexdigest()
+    assert unkeyed not in keyed
+
+
+SENT_ONLY = """
+rules:
+  - id: sent-daily
+    description: per number, messages sent
+    velocity: {key: recipient, count: sent, limits: [{max: 5, per: 24h}]}
+    action: block
+"""
+
+
+async def test_releases_while_redis_is_down_are_sent_when_it_is_back(
+    tmp_path: Path, own_redis: RedisProcess
+) -> None:
+    """A reservation settled as not sent during an outage is released once Redis answers."""
+    client: Redis = Redis.from_url(own_redis.url)
+    staller: Redis = Redis.from_url(own_redis.url)
+    clock = FakeClock()
+    store = RedisVelocity(client, clock=clock, timeout_s=0.05, retry_after_s=10.0)
+    await store.start()
+    e = RuleEngine(load_rules(write_rules(tmp_path, {"10-a.yaml": SENT_ONLY})), store, clock=clock)
+    message, sig = sms(), signals()
+    decision = await e.decide(message, sig)  # a reservation in Redis
+    key = store.keys.key("sent-daily", ["+447400123456"])
+    sleeping = asyncio.create_task(staller.execute_command("DEBUG", "SLEEP", "0.3"))
+    await asyncio.sleep(0.05)
+    other = "+447400999999"
+    await e.decide(sms(other), signals(e164=other))  # times out: Redis marked down
+    await e.settle(message, sig, decision, False)  # cannot reach Redis now: kept for later
+    await sleeping
+    await staller.aclose()
+    held = await client.zcard(key)
+    clock.advance(11)
+    await e.decide(sms(other), signals(e164=other))  # Redis answers: pending releases go out
+    for _ in range(100):
+        if await client.zcard(key) == 0:
+            break
+        await asyncio.sleep(0.01)
+    left = await client.zcard(key)
+    await client.aclose()
+    assert (held, left) == (1, 0)
