@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import json
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +36,19 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     profiler = Profiler(interval=args.interval, async_mode=args.async_mode)
+    pauses: list[tuple[int, float]] = []  # (generation, seconds) of every collection
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            pauses.append((info["generation"], time.perf_counter() - gc_started[0]))
+
+    gc.callbacks.append(on_gc)
 
     def start() -> None:
+        pauses.clear()
         if not profiler.is_running:
             profiler.start()
 
@@ -45,6 +59,15 @@ def main() -> None:
             out.with_suffix(".txt").write_text(
                 profiler.output_text(unicode=False, color=False, show_all=False)
             )
+            by_gen = {
+                str(g): {
+                    "count": sum(1 for gen, _ in pauses if gen == g),
+                    "max_ms": round(max((s for gen, s in pauses if gen == g), default=0) * 1e3, 2),
+                    "total_ms": round(sum(s for gen, s in pauses if gen == g) * 1e3, 1),
+                }
+                for g in (0, 1, 2)
+            }
+            out.with_suffix(".gc.json").write_text(json.dumps(by_gen))
             out.with_suffix(".done").touch()
 
     async def on_startup(_: web.Application) -> None:

@@ -246,6 +246,17 @@ def markdown(report: dict[str, Any]) -> str:
                 cells.append(f"{hit['us_per_request']:.0f} ({hit['share']:.0%})" if hit else "-")
             lines.append(f"| {st} | " + " | ".join(cells) + " |")
         lines.append("")
+        for n in names:
+            gcp = prof[n].get("gc_pauses", {})
+            if gcp:
+                lines.append(
+                    f"GC during the {n} run: "
+                    + ", ".join(
+                        f"gen{g} {v['count']}x (max {v['max_ms']} ms, total {v['total_ms']} ms)"
+                        for g, v in gcp.items()
+                    )
+                    + "."
+                )
         lines.append(
             "CPU per request under the profiler: "
             + ", ".join(f"{n} {prof[n]['cpu_us_per_req_under_profiler']:.0f} us" for n in names)

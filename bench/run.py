@@ -620,7 +620,7 @@ def profile_runs(env: Env, stack: Stack) -> dict[str, Any]:
     for workload in ("clean", "attack"):
         if workload not in env.opts.workloads:
             continue
-        for suffix in (".pyisession", ".txt", ".done"):
+        for suffix in (".pyisession", ".txt", ".done", ".gc.json"):
             stack.profile_out.with_suffix(suffix).unlink(missing_ok=True)
         stack.sms.signal(signal.SIGUSR1)
         res = saturate(env, stack, "smsguard", workload)
@@ -632,7 +632,9 @@ def profile_runs(env: Env, stack: Stack) -> dict[str, Any]:
         totals = fold(stack.profile_out)
         text = stack.profile_out.with_suffix(".txt").read_text()
         (env.opts.out / f"profile-{workload}.txt").write_text(text)
+        gc_file = stack.profile_out.with_suffix(".gc.json")
         out[workload] = {
+            "gc_pauses": json.loads(gc_file.read_text()) if gc_file.exists() else {},
             "rps_under_profiler": res["rps"],
             "cpu_us_per_req_under_profiler": res["worker_cpu_us_per_req"],
             "stages": per_request(totals, res["worker_cpu_us_per_req"]),
