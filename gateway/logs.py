@@ -13,11 +13,9 @@ import re
 import secrets
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
-
-_E164 = re.compile(r"\+\d{6,15}")
 
 
 def mask_phone(number: str | None) -> str:
@@ -30,11 +28,6 @@ def mask_phone(number: str | None) -> str:
     return "+" + digits[:2] + "*" * (len(digits) - 5) + digits[-3:]
 
 
-def mask_phones_in(text: str) -> str:
-    """Mask anything that looks like an E.164 number inside free text (provider error bodies)."""
-    return _E164.sub(lambda m: mask_phone(m.group(0)), text)
-
-
 class PhoneHasher:
     """Keyed hash of a phone number: stable for one key, unreadable without it."""
 
@@ -45,34 +38,71 @@ class PhoneHasher:
         return hmac.new(self._key, number.encode(), hashlib.sha256).hexdigest()[:16]
 
 
+# A phone number in free text: 8-15 digits, optionally with a leading + and single spaces or
+# dashes between digits, not glued to letters, dots, colons or slashes (IPs, times, URLs, ids).
+_PHONEISH = re.compile(r"(?<![\w.:/+-])\+?\d(?:[ -]?\d){7,14}(?![\w:/-]|\.\d)")
+# Values that are never phone numbers and must stay readable.
+_NOT_SCRUBBED = frozenset({"timestamp", "request_id", "phone_hash", "level", "logger"})
+
+
+def mask_phones_in(text: str) -> str:
+    """Mask every phone-number-like run in free text (exceptions, provider errors, messages)."""
+    return _PHONEISH.sub(lambda m: mask_phone("+" + re.sub(r"\D", "", m.group(0))), text)
+
+
+def _scrub_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_phones_in(value) if any(ch.isdigit() for ch in value) else value
+    if isinstance(value, dict):
+        return {k: _scrub_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_scrub_value(v) for v in value]
+    return value
+
+
 def _scrub(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Last line of defence: mask E.164-looking strings in every logged value."""
+    """Last line of defence: mask phone-number-like text in every value, nested ones included,
+    after exceptions have been rendered to text."""
     for key, value in event_dict.items():
-        if isinstance(value, str) and "+" in value:
-            event_dict[key] = mask_phones_in(value)
+        if key not in _NOT_SCRUBBED:
+            event_dict[key] = _scrub_value(value)
     return event_dict
 
 
-def configure_logging(level: str = "info", fmt: str = "auto") -> None:
-    """Configure structlog once per process (called from main, never at import)."""
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    """Configure structlog, and stdlib logging (aiohttp's own errors) through the same
+    processors, once per process (called from main, never at import). Lines go to stderr."""
+    out = stream or sys.stderr
+    use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     )
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _scrub,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, structlog.processors.format_exc_info, _scrub, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=True,
     )
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                _scrub,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
 
 
 def get_logger(name: str) -> Any:
