@@ -138,22 +138,33 @@ _DIGIT_RUN = re.compile(r"\d+")
 def compile_template(template: str) -> re.Pattern[str]:
     """A regex for an Auth0 SMS template: the code macro becomes digits, other macros any text.
 
-    Whitespace runs match any whitespace, so line breaks and double spaces do not matter.
+    Template and body are both whitespace-normalised (`normalise_body`), so the pattern needs no
+    `\\s+` beside a free-text macro: that pairing backtracks exponentially on hostile bodies.
+    Free-text macros are bounded and bodies capped, so a match stays cheap.
     """
-    parts: list[str] = [r"\s*"]
+    parts: list[str] = []
     seen_code = False
-    for token in _MACRO.split(template):
+    for token in _MACRO.split(normalise_body(template)):
         if not token:
             continue
         if _CODE_MACRO.fullmatch(token):
             parts.append(r"(?P=code)" if seen_code else r"(?P<code>\d+)")
             seen_code = True
         elif _MACRO.fullmatch(token):
-            parts.append(r"(?:.+?)")
+            parts.append(rf"(?:.{{1,{_MACRO_MAX}}}?)")
         else:
-            parts.append(r"\s+".join(re.escape(word) for word in re.split(r"\s+", token)))
-    parts.append(r"\s*")
-    return re.compile("".join(parts), re.DOTALL)
+            parts.append(re.escape(token))
+    return re.compile("".join(parts))
+
+
+# An application name or similar is never longer; a template matches bodies up to 3 segments.
+_MACRO_MAX = 100
+BODY_MATCH_MAX = 480
+
+
+def normalise_body(text: str) -> str:
+    """Whitespace runs (line breaks, double spaces) become one space; ends trimmed."""
+    return " ".join(text.split())
 
 
 # --- the extractor -----------------------------------------------------------------------------
@@ -216,8 +227,9 @@ class SignalExtractor:
         return info.family, info.automation
 
     def _body(self, body: str) -> tuple[bool | None, int | None]:
-        for pattern in self.templates:
-            match = pattern.fullmatch(body)
+        text = normalise_body(body[: BODY_MATCH_MAX * 2])
+        for pattern in self.templates if len(text) <= BODY_MATCH_MAX else ():
+            match = pattern.fullmatch(text)
             if match:
                 code = match.groupdict().get("code")
                 return True, len(code) if code else None
