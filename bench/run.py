@@ -229,10 +229,16 @@ def saturate(env: Env, stack: Stack, app: str, workload: str) -> dict[str, Any]:
     common = {"connections": opts.connections, "threads": 1, "script": script}
     client = env.client()
     client.flushall()
-    run_wrk(
-        port, body, env.token, duration=opts.warmup, offset=env.offset(workload, 5000), **common
-    )
-    drain(pids)
+    if opts.warmup > 0:
+        run_wrk(
+            port,
+            body,
+            env.token,
+            duration=opts.warmup,
+            offset=env.offset(workload, 5000),
+            **common,
+        )
+        drain(pids)
     client.flushall()
     client.config_resetstat()
     sent0 = _twilio_count(env)
@@ -544,34 +550,22 @@ def run(opts: Options) -> dict[str, Any]:
             "smsguard": [round(rss_bytes(p) / 2**20, 1) for p in stack.sms_workers()],
             "bare": [round(rss_bytes(p) / 2**20, 1) for p in stack.bare_workers()],
         }
-        report["reload"] = reload_lag(env, stack)
-        print(
-            f"reload: {report['reload']['outcome']} in {report['reload']['reload_s']} s, "
-            f"probe max {report['reload']['during_max_ms']:.1f} ms",
-            file=sys.stderr,
-        )
+        if _phase(report, "reload", lambda: reload_lag(env, stack)):
+            print(
+                f"reload: {report['reload']['outcome']} in {report['reload']['reload_s']} s, "
+                f"probe max {report['reload']['during_max_ms']:.1f} ms",
+                file=sys.stderr,
+            )
         stack.stop()
         if (opts.workers > 1 and opts.scaling) or opts.profile or opts.ablation:
             one = Stack(env, 1, profiled=opts.profile)
             one.start()
-            scaling: dict[str, Any] = {}
-            for workload in opts.workloads if opts.scaling and opts.workers > 1 else ():
-                scaling[workload] = {
-                    "bare_1w": saturate(env, one, "bare", workload)["rps"],
-                    "smsguard_1w": saturate(env, one, "smsguard", workload),
-                }
-                s1 = scaling[workload]["smsguard_1w"]["rps"]
-                scaling[workload]["smsguard_speedup"] = round(
-                    results[workload]["smsguard"]["rps"] / max(1.0, s1), 2
-                )
-                scaling[workload]["bare_speedup"] = round(
-                    results[workload]["bare"]["rps"] / max(1.0, scaling[workload]["bare_1w"]), 2
-                )
-            report["scaling"] = scaling
+            if opts.scaling and opts.workers > 1:
+                _phase(report, "scaling", lambda: scaling_runs(env, one, results))
             if opts.profile:
-                report["profile"] = profile_runs(env, one)
+                _phase(report, "profile", lambda: profile_runs(env, one))
             if opts.ablation:
-                report["ablation"] = ablation(env, one)
+                _phase(report, "ablation", lambda: ablation(env, one))
             one.stop()
     finally:
         Proc.stop_all()
@@ -584,6 +578,37 @@ def run(opts: Options) -> dict[str, Any]:
         else:
             report["tmp"] = str(tmp)
     return report
+
+
+def _phase(report: dict[str, Any], name: str, fn: Any) -> bool:
+    """Run an optional phase; a failure is recorded in the report instead of losing the run."""
+    import traceback
+
+    try:
+        report[name] = fn()
+        return True
+    except Exception:
+        report.setdefault("errors", {})[name] = traceback.format_exc()[-3000:]
+        print(f"{name} failed:\n{report['errors'][name]}", file=sys.stderr)
+        return False
+
+
+def scaling_runs(env: Env, one: Stack, results: dict[str, Any]) -> dict[str, Any]:
+    """The saturation runs again with 1 worker: speed-up of N workers over one."""
+    scaling: dict[str, Any] = {}
+    for workload in env.opts.workloads:
+        scaling[workload] = {
+            "bare_1w": saturate(env, one, "bare", workload)["rps"],
+            "smsguard_1w": saturate(env, one, "smsguard", workload),
+        }
+        s1 = scaling[workload]["smsguard_1w"]["rps"]
+        scaling[workload]["smsguard_speedup"] = round(
+            results[workload]["smsguard"]["rps"] / max(1.0, s1), 2
+        )
+        scaling[workload]["bare_speedup"] = round(
+            results[workload]["bare"]["rps"] / max(1.0, scaling[workload]["bare_1w"]), 2
+        )
+    return scaling
 
 
 def ablation(env: Env, full: Stack) -> dict[str, Any]:

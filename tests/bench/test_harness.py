@@ -28,7 +28,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """One tiny run: 1 worker, the attack workload, 1 s of wrk, 0.5 s at a fixed rate."""
+    """One tiny run: 1 worker, the attack workload, 1 s of wrk (no warm-up), 0.5 s at a fixed
+    rate."""
     out = tmp_path_factory.mktemp("results")
     opts = harness.parse_args(
         ["--quick", "--workers", "1", "--workloads", "attack", "--duration", "1", "--out", str(out)]
@@ -36,6 +37,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     opts = replace(
         opts,
         micro_calls=50,
+        warmup=0.0,
         fixed_duration=0.5,
         connections=8,
         cache=tmp_path_factory.mktemp("cache"),
@@ -86,3 +88,11 @@ def test_reports_are_written(report: dict[str, object]) -> None:
     assert "## Throughput at saturation" in text
     assert "| attack |" in text
     assert (out / "latest.json").stat().st_size > 0
+
+
+def test_every_child_process_is_stopped(report: dict[str, object]) -> None:
+    """After the run no process the harness started is left (they run in their own groups)."""
+    from bench.procs import Proc
+
+    assert Proc.live == []
+    assert "errors" not in report
