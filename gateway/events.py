@@ -116,7 +116,7 @@ def build_event(
         "http_status": outcome.http_status,
         "to": mask_phone(sms.recipient),
         "phone_hash": hasher(sms.recipient),
-        "prefix": sms.recipient.lstrip("+")[:prefix_digits],
+        "prefix": safe_prefix(sms.recipient, prefix_digits),
         "ip": sms.ip,
         "latency_ms": round(outcome.latency_ms, 2),
     }
@@ -157,6 +157,19 @@ def build_event(
             if len(decision.trace) > _MAX_TRACE:
                 event["trace_cut"] = len(decision.trace) - _MAX_TRACE
     return event
+
+
+# The masked recipient shows the last 3 digits; with the prefix beside it, at least this many
+# digits in between must stay unknown (a short Danish number with a 6-digit prefix would
+# otherwise leave one digit to guess).
+HIDDEN_DIGITS = 4
+
+
+def safe_prefix(number: str, digits: int) -> str:
+    """The first `digits` digits, shortened so that prefix + masked tail never nearly spell
+    the number."""
+    body = number.lstrip("+")
+    return body[: max(0, min(digits, len(body) - 3 - HIDDEN_DIGITS))]
 
 
 def aggregate_fields(event: dict[str, Any]) -> Iterable[str]:

@@ -33,7 +33,7 @@ async def test_overview_counts_sent_blocked_and_rule(client: Client) -> None:
     assert ov["totals"]["blocked"] == 7
     assert ov["blocked_by_rule"] == [{"rule": "prefix-burst", "count": 7}]
     assert ov["top_countries"] == [{"country": "GB", "count": 7}]
-    assert ov["top_prefixes"] == [{"prefix": "447700", "count": 7}]
+    assert ov["top_prefixes"] == [{"prefix": "44770", "count": 7}]
     assert ov["top_networks"] == [{"network": "198.51.100.0/24", "count": 7}]
     assert sum(ov["series"]["blocked"]) == 7
 

@@ -38,7 +38,7 @@ async def test_stored_event_has_masked_recipient_and_never_the_full_number(redis
     assert RECIPIENT.lstrip("+").encode() not in fields[b"e"]
     event = decode_event(sid, fields)
     assert event["to"] == "+44*******123"
-    assert event["prefix"] == "447700"
+    assert event["prefix"] == "44770"  # shortened: prefix + masked tail leave 4 digits unknown
     assert len(event["phone_hash"]) == 16
 
 
@@ -72,7 +72,7 @@ async def test_aggregates_count_per_minute_and_hour_by_dimension(redis: Redis) -
     assert agg[b"a|sent"] == b"1"
     assert agg[b"r|blocked|prefix-burst"] == b"3"
     assert agg[b"c|blocked|GB"] == b"3"
-    assert agg[b"p|blocked|447700"] == b"3"
+    assert agg[b"p|blocked|44770"] == b"3"
     assert agg[b"n|blocked|203.0.113.0/24"] == b"3"
     assert agg[b"asn|blocked|64500"] == b"3"
     assert agg[b"s|block|asn-hosting"] == b"3"
@@ -126,3 +126,13 @@ async def test_events_buffered_during_an_outage_are_written_once_redis_answers(
     assert await redis.xlen(STREAM_KEY) == 12
     assert rec.stats.dropped == 0
     await dead.aclose()
+
+
+def test_prefix_and_masked_tail_never_nearly_spell_the_number() -> None:
+    """For short numbers the stored prefix shrinks: at least 4 digits stay unknown."""
+    from gateway.events import safe_prefix
+
+    for number in ("+4512345678", "+447400123456", "+14155550123", "+8613800138000"):
+        digits = number.lstrip("+")
+        assert len(digits) - len(safe_prefix(number, 8)) - 3 >= 4
+    assert safe_prefix("+8613800138000", 6) == "861380"
