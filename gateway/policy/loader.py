@@ -18,7 +18,7 @@ from gateway.errors import ConfigError, Location, Problem
 from gateway.lists import load_list, load_list_file
 from gateway.logs import mask_phone
 from gateway.policy.conditions import Condition, DefinedList, ParseContext, parse_condition
-from gateway.policy.signalnames import Getter, prefix_getter, resolve
+from gateway.policy.signalnames import Getter, national_prefix_getter, prefix_getter, resolve
 from gateway.signals import Signals
 from gateway.velocity import Window, check_spec
 from gateway.yamlsrc import load_yaml
@@ -398,8 +398,8 @@ def _parse_velocity(raw: Any, ctx: ParseContext, path: tuple[str | int, ...]) ->
     if not isinstance(key_raw, list) or not key_raw:
         ctx.error(
             (*path, "key") if "key" in raw else path,
-            "`key` names the signals counted together: recipient, ip, ip.net, asn, country, "
-            "phone.prefix:N, global ...",
+            "`key` names the signals counted together: recipient, ip, ip.net, ip.net48, asn, "
+            "country, phone.prefix:N, phone.national_prefix:N, global ...",
         )
     else:
         for i, name in enumerate(key_raw):
@@ -452,6 +452,16 @@ def _key_part(name: str, ctx: ParseContext, path: tuple[str | int, ...], n: int)
             ctx.error(path, "`global` is one counter for all traffic; it cannot be combined")
             return None
         return KeyPart("global", lambda s: "")
+    if name.startswith("phone.national_prefix:"):
+        digits = name.split(":", 1)[1]
+        if not digits.isdigit() or not 1 <= int(digits) <= 14:
+            ctx.error(
+                path,
+                f"{name!r}: the national prefix length is 1 to 14 digits, "
+                "e.g. phone.national_prefix:6",
+            )
+            return None
+        return KeyPart(f"national prefix {digits} digits", national_prefix_getter(int(digits)))
     if name.startswith("phone.prefix:") or name.startswith("prefix:"):
         digits = name.split(":", 1)[1]
         if not digits.isdigit() or not 1 <= int(digits) <= 15:
@@ -462,8 +472,8 @@ def _key_part(name: str, ctx: ParseContext, path: tuple[str | int, ...], n: int)
     if spec is None or spec.name == "phone.prefix":
         ctx.error(
             path,
-            f"unknown velocity key {name!r} (recipient, ip, ip.net, asn, country, "
-            "phone.prefix:N, global, or any signal name)",
+            f"unknown velocity key {name!r} (recipient, ip, ip.net, ip.net48, asn, country, "
+            "phone.prefix:N, phone.national_prefix:N, global, or any signal name)",
         )
         return None
     return KeyPart(name, spec.get)

@@ -6,6 +6,8 @@ their values are validated (a country must be a known ISO code, an ASN an intege
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
@@ -57,6 +59,8 @@ SIGNALS: dict[str, SignalSpec] = dict(
         ),
         _spec("ip", "ip", "ip", "the end user's IP (v4 or v6)"),
         _spec("ip.net", "str", "ip_net", "the IP's /24 (v4) or /64 (v6) network"),
+        # Derived here from `ip` (computed only by rules that use it).
+        ("ip.net48", SignalSpec("ip.net48", "str", "", lambda s: _net48(s.ip), "IPv6 /48")),
         _spec("ip.country", "country", "ip_country", "ISO country of the IP"),
         _spec("ip.asn", "asn", "asn", "autonomous system number of the IP"),
         _spec("ip.org", "str", "as_org", "organisation owning the AS"),
@@ -86,6 +90,38 @@ SIGNALS: dict[str, SignalSpec] = dict(
 
 # Velocity keys may also use these names.
 ALIASES = {"recipient": "phone.e164", "asn": "ip.asn", "country": "phone.country"}
+
+
+@functools.lru_cache(maxsize=65_536)
+def _net48_of(ip: str) -> str | None:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if address.version != 6:
+        return None  # IPv4: the rule does not count it (ip.net covers the /24)
+    return str(ipaddress.IPv6Network(f"{address}/48", strict=False))
+
+
+def _net48(ip: str | None) -> str | None:
+    """The IPv6 /48 of the address (a site's allocation); None for IPv4 or unknown."""
+    return _net48_of(ip) if ip else None
+
+
+def national_prefix_getter(digits: int) -> Getter:
+    """`<calling code>:<first N digits of the national number>`: ranges of the same size in
+    every country (a prefix of the E.164 digits includes the country code, 1 to 3 digits)."""
+
+    def get(s: Signals) -> object:
+        if not s.calling_code or not s.e164:
+            return None
+        cc = str(s.calling_code)
+        national = s.e164.lstrip("+")[len(cc) :]
+        if len(national) < digits:
+            return None
+        return f"{cc}:{national[:digits]}"
+
+    return get
 
 
 def prefix_getter(digits: int) -> Getter:

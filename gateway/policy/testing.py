@@ -19,8 +19,10 @@ A test file (rules/tests/*.yaml):
         expect: {action: block, rule: country-hourly-cap}
 
 `repeat: N` sends a request N times (the case's own request: the last one is the one checked);
-`advance` moves the clock after each repetition; `vary: [recipient, ip, ip-net]` changes the
-recipient (+1: consecutive numbers), the IP (+1) or the network (+256) at each repetition.
+`advance` moves the clock after each repetition (30s, 10m, 24h; in `before` steps and in the
+case itself); `vary: [recipient, range, ip, ip-net]` changes, at each repetition, the recipient
+(+1: consecutive numbers), the number range (+10,000: the 6th national digit and up, so each
+repetition is in another 6-digit range), the IP (+1) or the network (the next /24 or /64).
 Each case runs on a fresh in-memory velocity store and a FakeClock: no Redis is needed.
 """
 
@@ -57,7 +59,7 @@ CASE_KEYS = (
     "expect",
 )
 STEP_KEYS = ("request", "signals", "repeat", "advance", "vary")
-VARY = ("recipient", "ip", "ip-net")
+VARY = ("recipient", "range", "ip", "ip-net")
 EXPECT_KEYS = ("action", "rule", "status", "tags", "shadow", "reason")
 DEFAULT_REQUEST: dict[str, Any] = {
     "recipient": "+447400123456",
@@ -82,11 +84,17 @@ class Step:
         if not self.vary or i == 0:
             return self.request
         out = dict(self.request)
-        if "recipient" in self.vary and out.get("recipient"):
-            out["recipient"] = "+" + str(int(str(out["recipient"]).lstrip("+")) + i)
-        step = 256 if "ip-net" in self.vary else 1 if "ip" in self.vary else 0
-        if step and out.get("ip"):
-            out["ip"] = str(ipaddress.ip_address(str(out["ip"])) + step * i)
+        number = str(out.get("recipient") or "").lstrip("+")
+        if number.isdigit():
+            bump = (1 if "recipient" in self.vary else 0) + (10_000 if "range" in self.vary else 0)
+            if bump:
+                out["recipient"] = "+" + str(int(number) + bump * i)
+        if out.get("ip") and ("ip" in self.vary or "ip-net" in self.vary):
+            address = ipaddress.ip_address(str(out["ip"]))
+            step = 1
+            if "ip-net" in self.vary:  # the next /24 (IPv4) or /64 (IPv6)
+                step = 256 if address.version == 4 else 1 << 64
+            out["ip"] = str(address + step * i)
         return out
 
 

@@ -316,3 +316,49 @@ def _check(engine: Any) -> Any:
 
     key = engine.store.keys.key("sent-daily", ["+447400123456"])
     return CounterCheck(key, (Window(86400, 5),), True)
+
+
+RANGES = """
+rules:
+  - id: range
+    description: per national range
+    velocity: {key: phone.national_prefix:4, limits: [{max: 1, per: 1h}]}
+    action: block
+  - id: site
+    description: per IPv6 /48
+    velocity: {key: ip.net48, limits: [{max: 1, per: 1h}]}
+    action: block
+"""
+
+
+async def test_national_prefix_keys_exclude_the_country_code(tmp_path: Path) -> None:
+    """phone.national_prefix:4 counts +1 201 5xxx and +86 1380 xxx as ranges of equal size."""
+    engine = engine_for(write_rules(tmp_path, {"10-a.yaml": RANGES}))
+    us, cn = "+12015550123", "+8613800138000"
+    first = await engine.decide(sms(us), signals(e164=us, calling_code=1))
+    second = await engine.decide(sms(us), signals(e164=us, calling_code=1, ip="198.51.100.1"))
+    other = await engine.decide(sms(cn), signals(e164=cn, calling_code=86, ip="198.51.100.2"))
+    assert first.action is Action.ALLOW
+    assert (second.rule_id, second.reason) == (
+        "range",
+        "national prefix 4 digits 1:2015 made 1 attempts in 1h, limit 1",
+    )
+    assert other.action is Action.ALLOW
+
+
+async def test_ipv6_48_key_groups_64s_and_skips_ipv4(tmp_path: Path) -> None:
+    """ip.net48 counts every /64 of one IPv6 /48 together; IPv4 requests are not counted."""
+    engine = engine_for(write_rules(tmp_path, {"10-a.yaml": RANGES}))
+    a, b = "+447400123456", "+447500123456"
+    d1 = await engine.decide(sms(a), signals(e164=a, ip="2001:db8:1:1::1"))
+    d2 = await engine.decide(sms(b), signals(e164=b, ip="2001:db8:1:ffff::1"))
+    v4 = [
+        await engine.decide(sms(n), signals(e164=n, ip="203.0.113.7"))
+        for n in ("+447600123456", "+447700123456")
+    ]
+    assert d1.action is Action.ALLOW
+    assert (d2.rule_id, d2.reason) == (
+        "site",
+        "ip.net48 2001:db8:1::/48 made 1 attempts in 1h, limit 1",
+    )
+    assert [d.action for d in v4] == [Action.ALLOW, Action.ALLOW]

@@ -105,7 +105,7 @@ async def test_a_burst_within_the_production_budget_needs_no_fallback(client: Re
         gc.unfreeze()
     assert fallbacks(metrics, "local") == 0
     assert store.batcher.stats.errors == 0
-    assert sum(d.action is Action.ALLOW for d in decisions) == 3  # recipient-bombing: 3 a minute
+    assert sum(d.action is Action.ALLOW for d in decisions) == 3  # recipient-limit: 3 a minute
     assert max(store.batcher.stats.by_size) <= 64
 
 
