@@ -86,7 +86,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"Linux {m['kernel']}, "
         f"Python {m['python']}, aiohttp {m['aiohttp']}, redis-server {m['redis_server']}, "
         f"{m['wrk']}. Load average at start {report['load_average_start'][0]:.2f}, at end "
-        f"{report['load_average_end'][0]:.2f}. Elapsed {report['elapsed_s']:.0f} s.",
+        f"{report['load_average_end'][0]:.2f}. Elapsed {report['elapsed_s']:.0f} s. "
+        f"Commit {report.get('commit', 'unknown')}.",
         "",
         f"{o['workers']} worker(s) for both apps; wrk 1 thread x {o['connections']} "
         "connections for "

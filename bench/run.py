@@ -229,7 +229,7 @@ def saturate(env: Env, stack: Stack, app: str, workload: str) -> dict[str, Any]:
     common = {"connections": opts.connections, "threads": 1, "script": script}
     client = env.client()
     client.flushall()
-    if opts.warmup > 0:
+    if opts.warmup > 0 and (app == "smsguard" or not opts.quick):  # --quick: bare needs none
         run_wrk(
             port,
             body,
@@ -439,6 +439,31 @@ def micro(env: Env) -> dict[str, Any]:
     return result
 
 
+def _commit() -> str:
+    """The commit benchmarked, with "+changes" when gateway/ or rules/ differ from it."""
+    git = shutil.which("git")
+    if git is None:
+        return "unknown"
+    head = (
+        subprocess.run(
+            [git, "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        ).stdout.strip()
+        or "unknown"
+    )
+    dirty = subprocess.run(
+        [git, "status", "--porcelain", "--", "gateway", "rules"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    ).stdout.strip()
+    return head + ("+changes" if dirty else "")
+
+
 def machine() -> dict[str, Any]:
     model = ""
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -514,6 +539,7 @@ def run(opts: Options) -> dict[str, Any]:
         "mode": "quick" if opts.quick else "full",
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()},
         "machine": machine(),
+        "commit": _commit(),
         "load_average_start": load_start,
     }
     env: Env | None = None
@@ -714,7 +740,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         sizes=sizes,
         workloads=tuple(w for w in a.workloads.split(",") if w),
         keep=a.keep,
-        micro_calls=500 if quick else 3000,
+        micro_calls=300 if quick else 3000,
         ablation=not a.no_ablation and not quick,
         update_docs=a.update_docs,
     )
