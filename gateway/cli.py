@@ -91,8 +91,17 @@ def _warn_sandbox(settings: Settings) -> None:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from gateway.logs import configure_logging
+
+    configure_logging("warning", "console")  # the check's own findings only, not start-up chatter
     settings = load_or_exit(args.file)
     check_or_exit(settings)
+    if args.show:
+        import yaml
+
+        from gateway.settings import redacted
+
+        print(yaml.safe_dump(redacted(settings), sort_keys=False), end="")
     print(
         f"{settings.source}: ok ({len(settings.providers)} provider(s): "
         f"{', '.join(p.name for p in settings.providers)})"
@@ -156,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     csub = p.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     c = csub.add_parser("check", help="validate a settings file without starting")
     c.add_argument("file")
+    c.add_argument(
+        "--show",
+        action="store_true",
+        help="print the effective settings (environment applied, secrets hidden)",
+    )
     c.set_defaults(func=cmd_config_check)
 
     p = sub.add_parser("dev", help="run locally on embedded defaults (what `make run` does)")

@@ -11,13 +11,14 @@ import json
 import os
 import secrets
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
 from gateway.errors import ConfigError
 from gateway.redisproc import RedisNotInstalled, RedisProcess, free_port
 from gateway.settings import build_settings
-from gateway.yamlsrc import load_yaml_file
+from gateway.yamlsrc import Locator, load_yaml_file
 
 DEV_PORT = 8080
 DEV_REDIS_PORT = 6390
@@ -82,8 +83,13 @@ def run_dev(data_dir: Path, config: Path | None, port: int | None = None) -> int
     from gateway.server import serve
 
     base: dict[str, Any] = {}
+    locator: Locator | None = None
     if config is not None:
-        loaded, _ = load_yaml_file(config)
+        try:
+            loaded, locator = load_yaml_file(config)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 2
         base = loaded or {}
     values = _secrets(data_dir)
     redis_url = (
@@ -105,11 +111,11 @@ def run_dev(data_dir: Path, config: Path | None, port: int | None = None) -> int
     try:
         settings = build_settings(
             dev_settings_data(data_dir, base, redis_url, values, http_port),
-            None,
+            locator,
             {k: v for k, v in os.environ.items() if k != "REDIS_URL"},
         )
     except ConfigError as exc:
-        print(exc)
+        print(exc, file=sys.stderr)
         if redis:
             redis.stop()
         return 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -17,6 +18,7 @@ from multiprocessing.connection import wait
 from multiprocessing.context import SpawnProcess
 
 from aiohttp import web
+from pydantic import SecretStr
 
 from gateway.logs import configure_logging, get_logger
 from gateway.settings import Settings
@@ -81,6 +83,12 @@ def serve(settings: Settings) -> int:
         return 2
     configure_logging(settings.logging.level, settings.logging.format)
     log = get_logger("gateway.server")
+    if settings.logging.phone_hash_key is None:
+        # One key for all workers, so a number hashes the same whichever worker logs it.
+        key = SecretStr(secrets.token_urlsafe(32))
+        settings = settings.model_copy(
+            update={"logging": settings.logging.model_copy(update={"phone_hash_key": key})}
+        )
     ctx = multiprocessing.get_context("spawn")
 
     def start() -> tuple[SpawnProcess, float]:

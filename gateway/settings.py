@@ -672,5 +672,20 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
-    """Settings as a plain dict safe to print: secrets shown as '**********'."""
-    return settings.model_dump(mode="json", by_alias=True)
+    """Settings as a plain dict safe to print: secrets shown as '**********', and passwords in
+    URLs (redis://:password@host) replaced too."""
+    shown: dict[str, Any] = _hide_url_passwords(settings.model_dump(mode="json", by_alias=True))
+    return shown
+
+
+_URL_PASSWORD = re.compile(r"(?<=://)([^:/@]*):[^@/]+@")
+
+
+def _hide_url_passwords(value: Any) -> Any:
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(r"\1:**********@", value)
+    if isinstance(value, dict):
+        return {k: _hide_url_passwords(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hide_url_passwords(v) for v in value]
+    return value

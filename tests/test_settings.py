@@ -74,9 +74,13 @@ def test_secret_from_env_and_file(tmp_path: Path) -> None:
 
 
 def test_secrets_never_printed(tmp_path: Path) -> None:
-    """The redacted view of the settings shows no secret values."""
-    settings = load_settings(write(tmp_path, ISSUE_EXAMPLE), environ={})
-    assert "s3cret" not in str(redacted(settings))
+    """The redacted view (`config check --show`) shows no secret values nor URL passwords."""
+    env = {"REDIS_URL": "redis://:hunter2@10.0.0.5:6379/0"}
+    settings = load_settings(write(tmp_path, ISSUE_EXAMPLE), environ=env)
+    shown = str(redacted(settings))
+    assert "s3cret" not in shown
+    assert "hunter2" not in shown
+    assert "redis://:**********@10.0.0.5:6379/0" in shown
     assert "s3cret" not in repr(settings)
 
 
