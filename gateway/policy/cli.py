@@ -232,21 +232,35 @@ async def _explain(
     client: Redis | None = None
     store: VelocityStore = LocalVelocity()
     counters = "counters: not read (--no-redis)"
+    unreadable = ""
     if use_redis:
         client = Redis.from_url(settings.redis.url, socket_connect_timeout=1)
         try:
             await asyncio.wait_for(client.ping(), 2)
-            store = RedisVelocity(client, clock=clock, timeout_s=2.0, on_error="allow")
+            redis_store = RedisVelocity(client, clock=clock, timeout_s=2.0, on_error="allow")
+            # The same key secret as the gateway, or the counters read would be other keys.
+            secret = settings.rules.counter_hash_key
+            await redis_store.start(
+                secret.get_secret_value().encode() if secret is not None else None
+            )
+            if not redis_store.keys.ready:
+                raise ConnectionError("cannot read the counter-key secret from Redis")
+            store = redis_store
             counters = f"counters: read from {settings.redis.url.split('@')[-1]} (not written)"
         except Exception as exc:
-            counters = f"counters: redis unreachable ({type(exc).__name__}): shown as empty"
+            unreadable = f"{type(exc).__name__}: {exc}"
+            counters = "counters: NOT READ (redis unreachable): velocity rules shown as empty"
     try:
         engine = RuleEngine(rules, store, clock=clock)
         decision = await engine.explain(sms, signals)
     finally:
+        if isinstance(store, RedisVelocity):
+            await store.stop()
         if client is not None:
             await client.aclose()
         geoip.close()
+    if any("[redis unavailable" in step.detail for step in decision.trace) and not unreadable:
+        unreadable = "a counter read failed"
     print(
         f"request: recipient {mask_phone(sms.recipient)}, ip {sms.ip or '-'}, "
         f"ua {(sms.user_agent or '-')[:60]}"
@@ -269,4 +283,13 @@ async def _explain(
         print(f"shadow: {hit.rule_id} would have {hit.action}: {hit.reason}")
     if decision.tags:
         print(f"tags: {', '.join(decision.tags)}")
+    if unreadable:
+        # Exit 3: the trace is printed but the velocity part of it is not the real state.
+        print(
+            f"WARNING: the velocity counters could not be read from Redis ({unreadable}); "
+            "velocity rules were evaluated as if their counters were empty, so this decision "
+            "may differ from the gateway's. Use --no-redis to evaluate without counters.",
+            file=sys.stderr,
+        )
+        return 3
     return 0

@@ -12,7 +12,7 @@ from gateway.clock import SystemClock
 from gateway.policy.cli import register
 from gateway.policy.engine import RuleEngine
 from gateway.policy.loader import load_rules
-from gateway.velocity import RedisVelocity
+from gateway.velocity import HASH_KEY_NAME, RedisVelocity
 from tests.policy.helpers import signals, sms, write_rules
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,10 +137,12 @@ async def test_explain_reads_counters_without_writing(
     folder = write_rules(tmp_path, {"10-a.yaml": RULES})
     client: Redis = Redis.from_url(redis_url)
     clock = SystemClock()
-    engine = RuleEngine(load_rules(folder), RedisVelocity(client, clock=clock), clock=clock)
+    store = RedisVelocity(client, clock=clock)
+    await store.start()  # as the gateway does: the shared counter-key secret
+    engine = RuleEngine(load_rules(folder), store, clock=clock)
     for _ in range(2):
         await engine.decide(sms(), signals())
-    keys = await client.keys("*")
+    keys = [k for k in await client.keys("*") if k != HASH_KEY_NAME.encode()]
     monkeypatch.setenv("SMSGUARD_REDIS__URL", redis_url)
     argv = [
         "rules",
@@ -217,3 +219,16 @@ def test_check_never_prints_a_traceback(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert err.splitlines()[-1] == f"{tmp_path}: 2 error(s)"
+
+
+def test_explain_with_redis_unreachable_warns_and_exits_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Counters that cannot be read are said loudly, and the exit code is 3."""
+    folder = write_rules(tmp_path, {"10-a.yaml": RULES})
+    monkeypatch.setenv("SMSGUARD_REDIS__URL", "redis://127.0.0.1:1/0")
+    argv = ["rules", "explain", "--recipient", "+447400123456", "--rules", str(folder)]
+    assert run(argv, monkeypatch) == 3
+    captured = capsys.readouterr()
+    assert "counters: NOT READ (redis unreachable)" in captured.out
+    assert "WARNING: the velocity counters could not be read from Redis" in captured.err
