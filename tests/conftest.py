@@ -10,6 +10,9 @@ from redis.asyncio import Redis
 
 from gateway.redisproc import RedisProcess
 
+# Real HTTP servers playing Twilio and Vonage (requests checked against their OpenAPI specs).
+pytest_plugins = ["tests.providers.plugin"]
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 

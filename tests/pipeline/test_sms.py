@@ -9,36 +9,52 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from gateway.app import create_app
 from gateway.appkeys import PIPELINE
+from gateway.providers.http import basic_auth
 from gateway.settings import build_settings
 from tests.auth0 import SECRET, action_payload, auth_headers, legacy_payload
-from tests.fakes import TWILIO_SID, TWILIO_TOKEN, FakeProvider, basic_auth
+from tests.providers.fakes import (
+    TWILIO_CREATED,
+    TWILIO_PATH,
+    TWILIO_SERVER_ERROR,
+    TWILIO_SID,
+    TWILIO_SPEC,
+    TWILIO_TOKEN,
+    VONAGE_PATH,
+    VONAGE_SENT,
+    VONAGE_SERVER_ERROR,
+    VONAGE_SPEC,
+    FakeApi,
+    Reply,
+)
+from tests.providers.plugin import StartFake
 
 Client = TestClient[web.Request, web.Application]
 MakeGateway = Callable[..., Awaitable[Client]]
 
 
-@pytest.fixture
-async def twilio(aiohttp_server: Any) -> tuple[FakeProvider, TestServer]:
-    fake = FakeProvider()
-    return fake, await aiohttp_server(fake.app())
+Fake = tuple[FakeApi, str]
 
 
 @pytest.fixture
-async def vonage(aiohttp_server: Any) -> tuple[FakeProvider, TestServer]:
-    fake = FakeProvider()
-    return fake, await aiohttp_server(fake.app())
+async def twilio(fake_api: StartFake) -> Fake:
+    return await fake_api(TWILIO_PATH, [TWILIO_CREATED], spec=TWILIO_SPEC)
+
+
+@pytest.fixture
+async def vonage(fake_api: StartFake) -> Fake:
+    return await fake_api(VONAGE_PATH, [VONAGE_SENT], spec=VONAGE_SPEC)
 
 
 @pytest.fixture
 def make_gateway(
     aiohttp_client: Any,
     redis_url: str,
-    twilio: tuple[FakeProvider, TestServer],
-    vonage: tuple[FakeProvider, TestServer],
+    twilio: Fake,
+    vonage: Fake,
     tmp_path: Any,
 ) -> MakeGateway:
     """Build the real app with Twilio then Vonage as providers, on the shipped defaults."""
@@ -55,17 +71,17 @@ def make_gateway(
                     "account_sid": TWILIO_SID,
                     "auth_token": TWILIO_TOKEN,
                     "from": "+15005550006",
-                    "base_url": str(twilio[1].make_url("")).rstrip("/"),
+                    "base_url": twilio[1],
                     "read_timeout_s": 0.5,
                     "max_attempts": 1,
                 },
                 {
                     "name": "vonage-backup",
                     "type": "vonage",
-                    "api_key": "key",
-                    "api_secret": "vonage-secret",
+                    "api_key": "abcd1234",
+                    "api_secret": "Abcdef0123456789",
                     "from": "Acme",
-                    "base_url": str(vonage[1].make_url("")).rstrip("/"),
+                    "base_url": vonage[1],
                     "max_attempts": 1,
                 },
             ],
@@ -79,9 +95,7 @@ def make_gateway(
     return make
 
 
-async def test_legacy_request_reaches_twilio(
-    make_gateway: MakeGateway, twilio: tuple[FakeProvider, TestServer]
-) -> None:
+async def test_legacy_request_reaches_twilio(make_gateway: MakeGateway, twilio: Fake) -> None:
     """A legacy sms_gateway request signed like Auth0's is sent through Twilio with its form and
     credentials, and answered 200."""
     client = await make_gateway()
@@ -89,16 +103,14 @@ async def test_legacy_request_reaches_twilio(
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["status"] == "accepted"
     (sent,) = twilio[0].received
-    assert sent["path"] == f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
-    assert sent["auth"] == basic_auth(TWILIO_SID, TWILIO_TOKEN)
-    assert sent["form"]["To"] == "+447400123456"
-    assert sent["form"]["From"] == "+15005550006"
-    assert sent["form"]["Body"] == "Your verification code is: 123456"
+    assert sent.path == TWILIO_PATH
+    assert sent.headers["Authorization"] == basic_auth(TWILIO_SID, TWILIO_TOKEN)
+    assert sent.form["To"] == "+447400123456"
+    assert sent.form["From"] == "+15005550006"
+    assert sent.form["Body"] == "Your verification code is: 123456"
 
 
-async def test_action_shape_is_sent(
-    make_gateway: MakeGateway, twilio: tuple[FakeProvider, TestServer]
-) -> None:
+async def test_action_shape_is_sent(make_gateway: MakeGateway, twilio: Fake) -> None:
     """The custom-phone-provider Action's payload is accepted and sent."""
     client = await make_gateway()
     resp = await client.post("/sms", json=action_payload(), headers=auth_headers())
@@ -106,9 +118,7 @@ async def test_action_shape_is_sent(
     assert len(twilio[0].received) == 1
 
 
-async def test_unauthenticated_is_401(
-    make_gateway: MakeGateway, twilio: tuple[FakeProvider, TestServer]
-) -> None:
+async def test_unauthenticated_is_401(make_gateway: MakeGateway, twilio: Fake) -> None:
     """A request without Auth0's token is refused with 401 and nothing is sent."""
     client = await make_gateway()
     resp = await client.post("/sms", json=legacy_payload())
@@ -154,40 +164,41 @@ async def test_body_over_8_kib_is_413(make_gateway: MakeGateway) -> None:
 
 async def test_failover_when_first_provider_errors(
     make_gateway: MakeGateway,
-    twilio: tuple[FakeProvider, TestServer],
-    vonage: tuple[FakeProvider, TestServer],
+    twilio: Fake,
+    vonage: Fake,
 ) -> None:
     """When Twilio answers 500, Vonage sends the message: exactly one SMS goes out."""
-    twilio[0].mode = "error500"
+    twilio[0].replies[:] = [TWILIO_SERVER_ERROR]
     client = await make_gateway()
     resp = await client.post("/sms", json=legacy_payload(), headers=auth_headers())
     assert resp.status == 200, await resp.text()
     assert len(twilio[0].received) == 1, "Twilio was tried first"
-    assert vonage[0].count == 1
-    assert vonage[0].received[0]["form"]["to"] == "447400123456"
+    assert vonage[0].accepted == 1
+    assert vonage[0].received[0].form["to"] == "447400123456"
 
 
 async def test_failover_when_first_provider_hangs(
     make_gateway: MakeGateway,
-    twilio: tuple[FakeProvider, TestServer],
-    vonage: tuple[FakeProvider, TestServer],
+    twilio: Fake,
+    vonage: Fake,
 ) -> None:
     """When Twilio hangs past its read timeout, Vonage sends within the deadline."""
-    twilio[0].mode = "hang"
+    twilio[0].replies[:] = [Reply(hang=True)]
     client = await make_gateway(intake={"deadline_s": 5})
     resp = await client.post("/sms", json=legacy_payload(), headers=auth_headers())
     assert resp.status == 200, await resp.text()
     assert len(twilio[0].received) == 1, "Twilio was tried first"
-    assert vonage[0].count == 1
+    assert vonage[0].accepted == 1
 
 
 async def test_every_provider_failing_is_502(
     make_gateway: MakeGateway,
-    twilio: tuple[FakeProvider, TestServer],
-    vonage: tuple[FakeProvider, TestServer],
+    twilio: Fake,
+    vonage: Fake,
 ) -> None:
     """When every provider fails, Auth0 gets 502."""
-    twilio[0].mode = vonage[0].mode = "error500"
+    twilio[0].replies[:] = [TWILIO_SERVER_ERROR]
+    vonage[0].replies[:] = [VONAGE_SERVER_ERROR]
     client = await make_gateway()
     resp = await client.post("/sms", json=legacy_payload(), headers=auth_headers())
     assert resp.status == 502
@@ -216,9 +227,7 @@ class _BrokenPolicy:
         return None
 
 
-async def test_defect_in_a_stage_fails_closed(
-    make_gateway: MakeGateway, twilio: tuple[FakeProvider, TestServer]
-) -> None:
+async def test_defect_in_a_stage_fails_closed(make_gateway: MakeGateway, twilio: Fake) -> None:
     """A stage that raises unexpectedly yields a JSON 500 and nothing is sent unchecked."""
     client = await make_gateway()
     client.app[PIPELINE].policy = _BrokenPolicy()
@@ -242,14 +251,12 @@ class _SlowSettle:
         await self.policy.settle(sms, signals, decision, sent)
 
 
-async def test_sent_near_the_deadline_is_still_200(
-    make_gateway: MakeGateway, twilio: tuple[FakeProvider, TestServer]
-) -> None:
+async def test_sent_near_the_deadline_is_still_200(make_gateway: MakeGateway, twilio: Fake) -> None:
     """A message a provider accepted just before the deadline is answered 200, even when the
     bookkeeping after it runs past the deadline: a 504 would make the user ask for another SMS."""
-    twilio[0].mode = "slow"
+    twilio[0].replies[:] = [Reply(201, TWILIO_CREATED.json, delay=0.3)]
     client = await make_gateway(intake={"deadline_s": 1.0}, routes={"default": ["twilio-main"]})
     client.app[PIPELINE].policy = _SlowSettle(client.app[PIPELINE].policy)
     resp = await client.post("/sms", json=legacy_payload(), headers=auth_headers())
     assert resp.status == 200, await resp.text()
-    assert twilio[0].count == 1
+    assert twilio[0].accepted == 1

@@ -110,6 +110,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False  # never answer (until the test ends)
     drop: bool = False  # read the request, then close the connection without answering
+    delay: float = 0.0  # seconds to wait before answering (a slow but working provider)
 
 
 class FakeApi:
@@ -144,6 +145,8 @@ class FakeApi:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._release.wait(), 30)
             return web.Response(status=504)
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
         self.answered += 1
         if 200 <= reply.status < 300:
             self.accepted += 1
