@@ -237,8 +237,7 @@ async def test_workers_drain_on_group_sigterm_and_restart_after_a_crash(
     url = f"http://127.0.0.1:{port}"
     try:
         await asyncio.to_thread(_wait_ready, url, proc)
-        workers = await asyncio.to_thread(_children, proc.pid)
-        assert len(workers) == 2
+        workers = await _wait_for_workers(proc.pid, 2)
         os.kill(workers[0], signal.SIGKILL)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -261,6 +260,16 @@ async def test_workers_drain_on_group_sigterm_and_restart_after_a_crash(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+
+
+async def _wait_for_workers(pid: int, count: int, within_s: float = 20) -> list[int]:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        workers = await asyncio.to_thread(_children, pid)
+        if len(workers) == count:
+            return workers
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"expected {count} workers, have {workers}")
 
 
 def _children(pid: int) -> list[int]:
