@@ -23,9 +23,15 @@ shards. (Spreading them would need one
 script per slot, pipelined in one round trip, and would give up the ordered atomicity across rules.)
 
 Batching: redis-py costs ~280 us of client CPU per call. `RedisBatcher` gathers the calls of all
-requests issued in one event-loop tick and sends them as one pipeline; each caller awaits its own
-result. Redis unreachable or slower than the per-call timeout: `RedisVelocity` answers from
-bounded per-process counters (`LocalVelocity`) and reports the fallback to its caller.
+requests issued in one event-loop tick into pipelines of at most 64 calls, at most 2 in flight,
+each with its own budget from the moment it is sent (a slow pipeline fails only its own callers;
+a burst of 1,000 decisions no longer becomes one pipeline that overruns the budget for all).
+Redis unreachable or slower than the per-call timeout: `RedisVelocity` answers from bounded
+per-process counters (`LocalVelocity`) and reports the fallback to its caller.
+
+Key names: `CounterKeys` hashes the key values with a secret shared by every instance
+(`rules.counter_hash_key`, else a random one stored in Redis with SET NX), so numbers and IPs
+cannot be brute-forced back from key names.
 """
 
 from __future__ import annotations
@@ -534,7 +540,9 @@ class RedisVelocity:
     already written to the socket). Its attempts are then counted twice (locally and in Redis:
     errs towards refusing, bounded by the calls of the slow pipeline); its `count: sent`
     reservations carry the decision's token, and the engine releases them by that token when the
-    decision was not a send (see RuleEngine), so they do not leak.
+    decision was not a send (see RuleEngine). A release that reaches Redis before the late call
+    (another connection) misses it: that reservation stays until its window ends (rare, bounded
+    by one pipeline's calls, towards refusing).
     """
 
     def __init__(
