@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 from yarl import URL
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from gateway.simulate.report import Report
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -209,11 +211,7 @@ async def simulate(args: argparse.Namespace, environ: dict[str, str]) -> Report:
     )
     clock = SystemClock()
     async with aiohttp.ClientSession() as session:
-        try:
-            async with session.get(url / "healthz", timeout=aiohttp.ClientTimeout(total=5)):
-                pass
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SimulateError(f"cannot reach the gateway at {url}: {exc}") from None
+        rules = await _rules_version(session, url)
         simulator = Simulator(session, url, signer, options, clock)
         started = clock.monotonic()
         results = await simulator.run(planned)
@@ -232,5 +230,21 @@ async def simulate(args: argparse.Namespace, environ: dict[str, str]) -> Report:
         "elapsed_s": round(elapsed, 2),
         "prices": prices.source,
         "errors": dict(errors.most_common(5)),
+        "rules": rules,
     }
     return report
+
+
+async def _rules_version(session: aiohttp.ClientSession, url: URL) -> str | None:
+    """Check the gateway answers; return its rule set as /readyz describes it (for the record)."""
+    try:
+        async with session.get(url / "readyz", timeout=aiohttp.ClientTimeout(total=5)) as resp:
+            data = await resp.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise SimulateError(f"cannot reach the gateway at {url}: {exc}") from None
+    except ValueError:
+        return None
+    checks = data.get("checks") if isinstance(data, dict) else None
+    rules = checks.get("rules") if isinstance(checks, dict) else None
+    detail = rules.get("detail") if isinstance(rules, dict) else None
+    return str(detail).split(";")[0] if detail else None

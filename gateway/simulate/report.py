@@ -137,6 +137,8 @@ class Report:
             lines.append("refusing rules (attack/legit): " + ", ".join(
                 f"{rule} {attack.rules[rule]}/{legit.rules[rule]}" for rule, _ in rules
             ))  # fmt: skip
+        if self.meta.get("rules"):
+            lines.append(f"rules: {self.meta['rules']}")
         if not self.verified:
             lines.append(
                 "NOTE: sent and dropped are not told apart: " + (self.note or "no sandbox")

@@ -74,6 +74,7 @@ async def test_whole_command_against_gateway(start_gateway: StartGateway) -> Non
     report = (await simulate(args, {})).as_json()
     assert report["verified"] is True
     assert report["errors"] == {}
+    assert report["rules"].startswith("version ")
     assert report["legit_users"] == 10
     assert (
         report["scenarios"]["premium-rate"]["blocked"]
