@@ -237,6 +237,8 @@ async def simulate(args: argparse.Namespace, environ: dict[str, str]) -> Report:
 
 async def _rules_version(session: aiohttp.ClientSession, url: URL) -> str | None:
     """Check the gateway answers; return its rule set as /readyz describes it (for the record)."""
+    import aiohttp
+
     try:
         async with session.get(url / "readyz", timeout=aiohttp.ClientTimeout(total=5)) as resp:
             data = await resp.json(content_type=None)
