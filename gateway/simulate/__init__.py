@@ -55,6 +55,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--legit", type=int, default=300, help="legitimate users (default 300)")
     p.add_argument("--attack-scale", type=float, default=1.0, help="multiplies every attack's size")
     p.add_argument(
+        "--countries",
+        help="where the legitimate users are, as weights: US:30,GB:10,DE:5 (default: a global "
+        "consumer app in 21 countries)",
+    )
+    p.add_argument(
         "--scenarios", default=None, help="comma-separated subset (legit,prefix-burst,...)"
     )
     p.add_argument(
@@ -191,6 +196,7 @@ async def simulate(args: argparse.Namespace, environ: dict[str, str]) -> Report:
         prices = prices.with_settings(load_or_exit(args.config).prices)
     scenarios = tuple(s.strip() for s in args.scenarios.split(",")) if args.scenarios else SCENARIOS
     config = ScenarioConfig(
+        legit_countries=_country_weights(args.countries),
         seed=args.seed,
         legit=args.legit,
         attack_scale=args.attack_scale,
@@ -233,6 +239,19 @@ async def simulate(args: argparse.Namespace, environ: dict[str, str]) -> Report:
         "rules": rules,
     }
     return report
+
+
+def _country_weights(text: str | None) -> tuple[tuple[str, int], ...]:
+    if not text:
+        return ()
+    pairs: list[tuple[str, int]] = []
+    for item in text.split(","):
+        country, _, weight = item.strip().partition(":")
+        try:
+            pairs.append((country.strip().upper(), int(weight or "1")))
+        except ValueError:
+            raise SimulateError(f"--countries: {item!r} is not COUNTRY[:WEIGHT]") from None
+    return tuple(pairs)
 
 
 async def _rules_version(session: aiohttp.ClientSession, url: URL) -> str | None:

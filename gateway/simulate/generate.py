@@ -16,6 +16,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import phonenumbers
 from phonenumbers import PhoneNumberType
 
 from gateway.simulate import population as pop
@@ -31,6 +32,7 @@ PREMIUM = "premium-rate"
 SCENARIOS: tuple[str, ...] = (LEGIT, PREFIX_BURST, LOW_AND_SLOW, BOMBING, PREMIUM)
 
 MAX_REQUESTS = 20_000
+MOBILE = PhoneNumberType.MOBILE
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,15 @@ class ScenarioConfig:
     traveller_rate: float = 0.06
     carrier_nat_rate: float = 0.25
     scenarios: tuple[str, ...] = SCENARIOS
+    # Where the legitimate users are: (country, weight) pairs; default pop.LEGIT_COUNTRIES.
+    legit_countries: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
+        for country, weight in self.legit_countries:
+            if weight <= 0 or phonenumbers.example_number_for_type(country, MOBILE) is None:
+                raise ValueError(
+                    f"{country}:{weight}: not a country with mobile numbers, weight > 0"
+                )
         if self.legit < 0 or self.attack_scale < 0 or self.span_s <= 0:
             raise ValueError("legit and attack scale must be >= 0, span > 0")
         unknown = set(self.scenarios) - set(SCENARIOS)
@@ -169,7 +178,8 @@ def generate(config: ScenarioConfig) -> list[SimRequest]:
 
 def _legit_users(b: _Builder) -> None:
     cfg, rng = b.config, b.rng
-    countries = [pop.weighted(rng, pop.LEGIT_COUNTRIES) for _ in range(cfg.legit)]
+    mix = dict(cfg.legit_countries) if cfg.legit_countries else pop.LEGIT_COUNTRIES
+    countries = [pop.weighted(rng, mix) for _ in range(cfg.legit)]
     per_country = {c: countries.count(c) for c in set(countries)}
     # Mobile-data users share carrier NAT addresses: about 5 of this run's users per /24.
     nat = {
@@ -180,7 +190,7 @@ def _legit_users(b: _Builder) -> None:
         number = pop.random_mobile(rng, country)
         ip_country = country
         if rng.random() < cfg.traveller_rate:
-            ip_country = pop.weighted(rng, pop.LEGIT_COUNTRIES)
+            ip_country = pop.weighted(rng, mix)
         on_mobile_data = rng.random() < cfg.carrier_nat_rate and ip_country == country
         agent = pop.browser_agent(rng)
         language = pop.accept_language(country)

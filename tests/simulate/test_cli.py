@@ -88,3 +88,10 @@ def test_unreachable_gateway_exits_2(capsys: pytest.CaptureFixture[str]) -> None
     code = main(["simulate", "--url", "http://127.0.0.1:9", "--secret", SECRET])
     assert code == 2
     assert "cannot reach the gateway" in capsys.readouterr().err
+
+
+def test_bad_country_mix_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """A malformed --countries value is explained with exit 2."""
+    code = main(["simulate", "--secret", SECRET, "--countries", "GB:many"])
+    assert code == 2
+    assert "--countries" in capsys.readouterr().err

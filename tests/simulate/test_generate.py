@@ -104,3 +104,18 @@ def test_too_much_traffic_refused() -> None:
     """A plan beyond the request cap is refused rather than sent."""
     with pytest.raises(ValueError, match="stops at"):
         generate(ScenarioConfig(legit=0, attack_scale=60))
+
+
+def test_legit_country_mix_can_be_given() -> None:
+    """With a country mix given, every legitimate user has a mobile number of those countries."""
+    config = ScenarioConfig(
+        seed=2, legit=20, attack_scale=0, legit_countries=(("GB", 3), ("FR", 1))
+    )
+    countries = {r.country for r in generate(config)}
+    assert countries == {"GB", "FR"}
+
+
+def test_unknown_country_in_mix_refused() -> None:
+    """A country phonenumbers has no mobile numbers for is refused before generating."""
+    with pytest.raises(ValueError, match="XX:1"):
+        ScenarioConfig(legit_countries=(("XX", 1),))
