@@ -24,6 +24,9 @@ class Locator:
 
     file: str
     marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    # With load_yaml(keep_going=True): problems in otherwise usable data (a duplicate key keeps
+    # its first value), for the caller to report together with its own findings.
+    problems: list[Problem] = field(default_factory=list)
 
     def at(self, path: Sequence[str | int]) -> Location:
         """Where `path` was written, or its nearest written ancestor (a missing key: its parent)."""
@@ -40,7 +43,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader; duplicate keys are detected while we walk the node tree."""
 
 
-def load_yaml(text: str, file: str) -> tuple[Any, Locator]:
+def load_yaml(text: str, file: str, *, keep_going: bool = False) -> tuple[Any, Locator]:
     """Parse YAML text; return plain data and a locator.
 
     Every failure is a ConfigError with a location: syntax errors, characters YAML forbids,
@@ -74,8 +77,10 @@ def load_yaml(text: str, file: str) -> tuple[Any, Locator]:
         return None, locator
     problems: list[Problem] = []
     data = _build(node, (), locator, problems, set())
-    if problems:
-        raise ConfigError(list(dict.fromkeys(problems)))  # an alias used many times: once
+    problems = list(dict.fromkeys(problems))  # an alias used many times: once
+    if problems and not keep_going:
+        raise ConfigError(problems)
+    locator.problems = problems
     return data, locator
 
 

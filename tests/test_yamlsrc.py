@@ -60,3 +60,11 @@ def test_deep_nesting_refused() -> None:
     assert "too deep" in problems("x: " + "[" * 3000 + "]" * 3000 + "\n")[0]
     block = "".join("  " * i + "a:\n" for i in range(100)) + "  " * 100 + "b: 1\n"
     assert "nested deeper than 64 levels" in problems(block)[0]
+
+
+def test_keep_going_returns_data_with_problems() -> None:
+    """With keep_going, a duplicate key is reported on the locator and the rest still loads, so a
+    rule file's other mistakes can be reported in the same run."""
+    data, loc = load_yaml("a: 1\nb: 2\na: 3\nc: 4\n", "f.yaml", keep_going=True)
+    assert data == {"a": 1, "b": 2, "c": 4}
+    assert [str(p) for p in loc.problems] == ["f.yaml:3:1: duplicate key 'a'"]

@@ -147,13 +147,15 @@ def load_rules(path: Path) -> RuleSet:
             continue
         digest.update(file.name.encode() + b"\0" + raw + b"\0")
         try:
-            data, locator = load_yaml(raw.decode("utf-8"), str(file))
+            # keep_going: a duplicate key is reported with everything else wrong in the file.
+            data, locator = load_yaml(raw.decode("utf-8"), str(file), keep_going=True)
         except UnicodeDecodeError:
             problems.append(Problem(Location(str(file)), "not UTF-8 text"))
             continue
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
+        problems.extend(locator.problems)
         parsed.append((file, data, locator))
 
     lists: dict[str, DefinedList] = {}

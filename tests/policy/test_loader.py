@@ -332,3 +332,18 @@ def test_a_list_file_name_with_a_nul_byte_is_a_located_error(tmp_path: Path) -> 
     (found,) = problems(tmp_path)
     assert found.startswith(f"{tmp_path / '10-a.yaml'}:2:")
     assert "`file` is a path" in found
+
+
+def test_duplicate_key_does_not_hide_the_other_errors(tmp_path: Path) -> None:
+    """A key written twice is reported together with the file's other mistakes."""
+    folder = write_rules(
+        tmp_path,
+        {
+            "10-x.yaml": "rules:\n  - id: a\n    description: x\n    conditions: {signal: ua, "
+            "equals: x}\n    action: block\n    action: drop\n  - id: b\n    description: y\n"
+            "    conditions: {signal: ua, equals: y}\n    bogus: 1\n    action: allow\n",
+        },
+    )
+    found = problems(folder)
+    assert any(":6:5: duplicate key 'action'" in p for p in found)
+    assert any(":10:5: unknown key 'bogus'" in p for p in found)
