@@ -26,9 +26,15 @@ SECURE_COOKIE = "__Host-smsguard-pin"
 
 
 def client_ip(request: web.Request, trusted_hops: int) -> str:
-    """The peer address, or the X-Forwarded-For entry added by the outermost trusted proxy."""
+    """The peer address, or the X-Forwarded-For entry added by the outermost trusted proxy.
+
+    Every X-Forwarded-For header line counts, in order: some proxies (HAProxy's `option
+    forwardfor`) add their own line instead of appending to the client's, and reading only the
+    first line would let a client pick its own address.
+    """
     if trusted_hops > 0:
-        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+        joined = ",".join(request.headers.getall("X-Forwarded-For", []))
+        hops = [h.strip() for h in joined.split(",")]
         hops = [h for h in hops if h]
         if len(hops) >= trusted_hops:
             return hops[-trusted_hops]

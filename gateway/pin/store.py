@@ -2,7 +2,8 @@
 
 One hash per user, `smsguard:pin:user:<sub>`, with no expiry: `hash` (Argon2id, never leaves the
 gateway), `enrolled_at`, `changed_at`, `failures` (consecutive), `next_at` (earliest next try),
-`locked_at`. One counter per client IP, `smsguard:pin:ip:<ip>`, over a fixed window.
+`locked_at`. One counter per client IP, `smsguard:pin:ip:<ip>`, over a fixed window; IPv6
+clients are counted per /64 (one subscriber usually holds a whole /64 and can rotate through it).
 
 Attempts are counted *before* the PIN is checked, in one Lua script (locked? too early? IP over
 its limit? else count the failure in advance and set the next delay): parallel guesses cannot
@@ -12,6 +13,7 @@ SMS login certainly does not).
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -101,7 +103,7 @@ class PinStore:
 
     @staticmethod
     def ip_key(ip: str) -> str:
-        return f"{PREFIX}ip:{ip}"
+        return f"{PREFIX}ip:{ip_bucket(ip)}"
 
     async def begin_attempt(self, sub: str, ip: str, now: float) -> Attempt:
         """Check locks and delays; if allowed, count this attempt as a failure in advance."""
@@ -166,6 +168,19 @@ class PinStore:
     async def reset(self, sub: str) -> bool:
         """Forget the PIN and its counters; the user enrolls a new PIN at the next login."""
         return bool(await self.redis.delete(self.user_key(sub)))
+
+
+def ip_bucket(ip: str) -> str:
+    """What the per-IP failure count is keyed on: the IPv4 address, or the IPv6 /64."""
+    try:
+        address = ipaddress.ip_address(ip.strip().strip("[]"))
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def _text(value: object) -> str:

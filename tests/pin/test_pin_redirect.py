@@ -190,6 +190,22 @@ async def test_failures_are_limited_per_ip(make_gateway: MakeGateway, auth0: Aut
     assert "from this network" in await resp.text()
 
 
+async def test_forged_first_forwarded_for_line_does_not_escape_the_ip_limit(
+    make_gateway: MakeGateway, auth0: Auth0
+) -> None:
+    """With a proxy that adds its own X-Forwarded-For line, a forged first line changes nothing."""
+    fake = auth0[0]
+    client = await make_gateway(ip_max_failures=3, trusted_proxy_hops=1)
+    statuses = []
+    for n in range(5):
+        form = await open_pin(client, fake.session_token(f"sms|xff-{n}"))
+        data = {**form.fields, "pin": "908170", "mode": "verify"}
+        headers = [("X-Forwarded-For", f"198.51.100.{n}"), ("X-Forwarded-For", "203.0.113.5")]
+        resp = await client.post("/pin", data=data, headers=headers, allow_redirects=False)
+        statuses.append(resp.status)
+    assert statuses == [422, 422, 422, 429, 429]
+
+
 async def test_forged_session_token_is_refused(make_gateway: MakeGateway, auth0: Auth0) -> None:
     """A session token signed with another secret gets the invalid-link page, no continue link."""
     client = await make_gateway()

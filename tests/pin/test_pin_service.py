@@ -68,3 +68,11 @@ async def test_successful_verify_does_not_count_against_the_ip(service: PinServi
         assert (await service.verify("sms|u", "839201", "198.51.100.8")).ok
     count = await service.store.redis.get(PinStore.ip_key("198.51.100.8"))
     assert int(count or 0) == 0
+
+
+async def test_ipv6_failures_are_counted_per_64(service: PinService) -> None:
+    """Wrong PINs from different addresses in one IPv6 /64 share one per-IP count."""
+    for n in range(3):
+        await service.verify(f"sms|v{n}", "100002", f"2001:db8:1:2::{n + 1}")
+    assert int(await service.store.redis.get(PinStore.ip_key("2001:db8:1:2:ffff::9")) or 0) == 3
+    assert await service.store.redis.get(PinStore.ip_key("2001:db8:1:3::1")) is None
