@@ -55,6 +55,8 @@ async def test_enroll_verify_wrong_pin_and_lockout_in_chromium(
         # Verification with a wrong PIN: the error is an alert tied to the field.
         await page.goto(pin_url("st-verify"))
         assert await page.inner_text("h1") == "Enter your PIN"
+        verify_input = page.get_by_label("PIN", exact=True)
+        assert await verify_input.get_attribute("autocomplete") == "current-password"
         await page.get_by_label("PIN", exact=True).fill("111290")
         await page.get_by_role("button", name="Continue").click()
         alert = page.get_by_role("alert")

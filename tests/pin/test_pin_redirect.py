@@ -71,6 +71,8 @@ async def test_enrolled_user_verifies_and_resumes(make_gateway: MakeGateway, aut
     form = await open_pin(client, auth0[0].session_token(), state="second-login")
     assert form.mode == "verify"
     assert 'name="confirm"' not in form.text
+    # Not one-time-code: phones would offer the SMS code, which then counts as a wrong PIN.
+    assert 'autocomplete="current-password"' in form.text
     answer = await resume(client, await submit(client, form, GOOD))
     assert answer["outcome"] == "verified"
     assert auth0[0].continued[-1]["state"] == "second-login"
