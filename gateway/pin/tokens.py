@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -225,14 +226,26 @@ class AccessTokenVerifier:
         self._leeway = leeway_s
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None
+        self._lock = asyncio.Lock()
         # How many times the JWKS was fetched (observable: the refetch rate limit).
         self.fetches = 0
 
     async def _refresh(self) -> None:
-        now = self._clock.monotonic()
-        if self._fetched_at is not None and now - self._fetched_at < self._min_refetch:
-            return
-        self._fetched_at = now
+        """Fetch the JWKS unless it was fetched within the rate limit.
+
+        Concurrent callers (a cold start, a tenant key rotation) share one fetch: they wait on
+        the lock, then find the keys fresh and return, instead of failing on a fetch in flight.
+        """
+        async with self._lock:
+            now = self._clock.monotonic()
+            if self._fetched_at is not None and now - self._fetched_at < self._min_refetch:
+                return
+            try:
+                await self._fetch()
+            finally:  # a failed fetch also counts, so a broken tenant is not hammered
+                self._fetched_at = self._clock.monotonic()
+
+    async def _fetch(self) -> None:
         self.fetches += 1
         try:
             async with self._http.get(self._url, timeout=aiohttp.ClientTimeout(total=5)) as resp:

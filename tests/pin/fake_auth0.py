@@ -6,6 +6,7 @@ HS256 signature with the shared secret, `exp`, and `state` equal to the query's 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -47,6 +48,8 @@ class FakeAuth0:
     rsa_keys: dict[str, Any] = field(default_factory=dict)
     continued: list[dict[str, Any]] = field(default_factory=list)
     jwks_fetches: int = 0
+    # Seconds the JWKS endpoint takes to answer (a slow tenant: concurrent callers overlap).
+    jwks_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
         self.rotate("k1")
@@ -64,6 +67,8 @@ class FakeAuth0:
 
     async def _jwks(self, _: web.Request) -> web.Response:
         self.jwks_fetches += 1
+        if self.jwks_delay_s:
+            await asyncio.sleep(self.jwks_delay_s)
         keys = []
         for kid, key in self.rsa_keys.items():
             jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))

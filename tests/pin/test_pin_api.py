@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import jwt
@@ -173,6 +174,26 @@ async def test_tenant_key_rotation_is_picked_up(
     resp = await client.get("/v1/pin", headers=bearer(fake))
     assert resp.status == 200
     assert fake.jwks_fetches == fetched + 1
+
+
+async def test_concurrent_requests_share_one_jwks_fetch(
+    make_gateway: MakeGateway, auth0: Auth0, clock: FakeClock
+) -> None:
+    """At cold start and after a key rotation, parallel callers wait for the one fetch in flight."""
+    fake = auth0[0]
+    fake.jwks_delay_s = 0.2
+    client = await make_gateway()
+
+    async def statuses() -> list[int]:
+        calls = [client.get("/v1/pin", headers=bearer(fake)) for _ in range(5)]
+        return [r.status for r in await asyncio.gather(*calls)]
+
+    assert await statuses() == [200] * 5
+    assert fake.jwks_fetches == 1
+    clock.advance(31)
+    fake.rotate("k2")
+    assert await statuses() == [200] * 5
+    assert fake.jwks_fetches == 2
 
 
 async def test_unknown_kid_refetch_is_rate_limited(
