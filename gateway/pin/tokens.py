@@ -31,6 +31,10 @@ from gateway.clock import Clock
 from gateway.errors import AuthError
 
 
+# The `iss` of answer tokens; the Action (deploy/auth0/pin-step.js ANSWER_ISSUER) checks it.
+ANSWER_ISSUER = "smsguard"
+
+
 class TokenError(Exception):
     """A token is missing, malformed, expired, or not ours. `expired` separates the last case."""
 
@@ -109,7 +113,7 @@ class RedirectTokens:
         """The token the Action's validateToken reads on /continue."""
         now = int(self._clock.time())
         payload = {
-            "iss": "smsguard",
+            "iss": ANSWER_ISSUER,
             "sub": sub,
             "state": state,
             "outcome": outcome,
@@ -119,6 +123,8 @@ class RedirectTokens:
         }
         if outcome in ("verified", "enrolled"):
             payload["pin_verified_at"] = now
+        if outcome == "enrolled":
+            payload["pin_enrolled_at"] = now
         return jwt.encode(payload, self._secret, algorithm="HS256")
 
     def csrf(self, nonce: str, session: Session, state: str) -> str:

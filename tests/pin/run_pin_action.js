@@ -9,10 +9,17 @@
 // encodeToken/validateToken behave as Auth0 documents them: HS256 with the given secret;
 // encodeToken adds iat, iss (the tenant domain), sub (the user id), exp, ip; validateToken checks
 // the signature, exp and that the token's `state` claim equals the `state` query parameter.
+// sendUserTo throws, as Auth0 fails the transaction, when event.transaction.protocol is not a
+// browser flow (oauth2-refresh-token, oauth2-password, ...).
 'use strict';
 
 const crypto = require('crypto');
 const path = require('path');
+
+// Protocols whose transactions run in a browser and can be redirected (Auth0's login page flows).
+const REDIRECTABLE = new Set([
+  'oidc-basic-profile', 'oidc-implicit-profile', 'oidc-hybrid-profile', 'samlp', 'wsfed',
+]);
 
 const b64url = (buf) => Buffer.from(buf).toString('base64')
   .replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
@@ -58,6 +65,11 @@ async function main() {
         ...(payload || {}),
       }, secret),
       sendUserTo: (url, options) => {
+        const protocol = event.transaction && event.transaction.protocol;
+        if (protocol && !REDIRECTABLE.has(protocol)) {
+          // Auth0 fails the transaction: these flows have no browser to send anywhere.
+          throw new Error(`redirects are not possible with protocol ${protocol}`);
+        }
         const target = new URL(url);
         for (const [k, v] of Object.entries((options && options.query) || {})) {
           target.searchParams.set(k, v);

@@ -26,15 +26,37 @@ NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
 
-def event(connection: str = "sms", methods: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def event(
+    connection: str = "sms",
+    methods: list[dict[str, Any]] | None = None,
+    protocol: str = "oidc-basic-profile",
+    **secrets: str,
+) -> dict[str, Any]:
     return {
         "user": {"user_id": "sms|user-1"},
         "connection": {"name": connection, "strategy": "sms"},
         "request": {"ip": "203.0.113.9"},
-        "transaction": {"ui_locales": ["en"], "prompt": []},
+        "transaction": {"ui_locales": ["en"], "prompt": [], "protocol": protocol},
         "authentication": {"methods": methods or [{"name": "sms", "timestamp": "2026-01-01"}]},
-        "secrets": {"SMSGUARD_PIN_URL": PIN_URL, "SMSGUARD_PIN_SECRET": SHARED_SECRET},
+        "secrets": {"SMSGUARD_PIN_URL": PIN_URL, "SMSGUARD_PIN_SECRET": SHARED_SECRET, **secrets},
     }
+
+
+def answer(clock: FakeClock, **claims: Any) -> dict[str, str]:
+    """The /continue query of an answer signed with the shared secret (state "s")."""
+    import jwt
+
+    payload = {
+        "iss": "smsguard",
+        "sub": "sms|user-1",
+        "state": "s",
+        "outcome": "verified",
+        "iat": int(clock.time()),
+        "exp": int(clock.time()) + 60,
+        **claims,
+    }
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return {"state": "s", "session_token": jwt.encode(payload, SHARED_SECRET, algorithm="HS256")}
 
 
 def run(handler: str, ev: dict[str, Any], now: float, **extra: Any) -> dict[str, Any]:
@@ -92,6 +114,10 @@ async def test_continue_sets_claims_after_the_gateway_says_verified(
         result, "accessToken.setCustomClaim"
     )
     assert calls(result, "authentication.recordMethod") == [[PIN_URL]]
+    # The PIN was set just now: first use is marked for the app.
+    assert ["https://smsguard/pin_enrolled_at", int(clock.time())] in calls(
+        result, "idToken.setCustomClaim"
+    )
 
 
 async def test_continue_denies_a_locked_pin(
@@ -163,3 +189,62 @@ def test_missing_secrets_fail_loudly(clock: FakeClock) -> None:
     ev = event()
     ev["secrets"] = {}
     assert "SMSGUARD_PIN_SECRET" in (run("execute", ev, clock.time())["error"] or "")
+
+
+def test_verified_answer_sets_no_enrolled_claim(clock: FakeClock) -> None:
+    """A plain verification (not a first enrolment) carries no pin_enrolled_at claim."""
+    result = run("continue", event(), clock.time(), query=answer(clock))
+    claims = [c[0] for c in calls(result, "idToken.setCustomClaim")]
+    assert claims == ["https://smsguard/pin_verified", "https://smsguard/pin_verified_at"]
+
+
+def test_continue_denies_an_answer_from_another_issuer(clock: FakeClock) -> None:
+    """A token signed with the shared secret but not issued by smsguard (iss) is denied."""
+    result = run("continue", event(), clock.time(), query=answer(clock, iss="tenant.example"))
+    assert len(calls(result, "access.deny")) == 1
+    assert calls(result, "idToken.setCustomClaim") == []
+
+
+def test_continue_denies_an_answer_without_outcome(clock: FakeClock) -> None:
+    """An answer with no outcome is denied, never read as success."""
+    result = run("continue", event(), clock.time(), query=answer(clock, outcome=None))
+    assert len(calls(result, "access.deny")) == 1
+    assert calls(result, "idToken.setCustomClaim") == []
+
+
+def test_refresh_token_keeps_the_claims_the_session_earned(clock: FakeClock) -> None:
+    """A refresh-token exchange in a session that passed the PIN step gets the claims again."""
+    methods = [{"name": PIN_URL, "timestamp": "2026-11-22T10:00:00.000Z"}]
+    result = run("execute", event(methods=methods, protocol="oauth2-refresh-token"), clock.time())
+    assert result["error"] is None
+    assert calls(result, "redirect.sendUserTo") == []
+    assert ["https://smsguard/pin_verified", True] in calls(result, "accessToken.setCustomClaim")
+
+
+def test_refresh_token_without_the_step_gets_no_claims_by_default(clock: FakeClock) -> None:
+    """Without a passed PIN step a refresh-token exchange is not redirected and gets no claim."""
+    result = run("execute", event(protocol="oauth2-refresh-token"), clock.time())
+    assert result == {"calls": [], "error": None}
+
+
+@pytest.mark.parametrize("protocol", ["oauth2-refresh-token", "oauth2-password"])
+def test_non_interactive_flow_is_denied_when_configured(clock: FakeClock, protocol: str) -> None:
+    """SMSGUARD_NON_INTERACTIVE=deny refuses flows that cannot show the PIN page."""
+    ev = event(protocol=protocol, SMSGUARD_NON_INTERACTIVE="deny")
+    result = run("execute", ev, clock.time())
+    assert result["error"] is None
+    (deny,) = calls(result, "access.deny")
+    assert "interaction_required" in deny[0]
+    assert calls(result, "idToken.setCustomClaim") == []
+
+
+def test_resource_owner_grant_is_skipped_without_claims(clock: FakeClock) -> None:
+    """An embedded passwordless/password grant (oauth2-password) gets tokens without the claim."""
+    result = run("execute", event(protocol="oauth2-password"), clock.time())
+    assert result == {"calls": [], "error": None}
+
+
+def test_bad_non_interactive_setting_fails_loudly(clock: FakeClock) -> None:
+    """An unknown SMSGUARD_NON_INTERACTIVE value is an error naming the secret."""
+    result = run("execute", event(SMSGUARD_NON_INTERACTIVE="allow"), clock.time())
+    assert "SMSGUARD_NON_INTERACTIVE" in (result["error"] or "")
