@@ -30,7 +30,6 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from gateway.clock import Clock
 from gateway.errors import AuthError
 
-
 # The `iss` of answer tokens; the Action (deploy/auth0/pin-step.js ANSWER_ISSUER) checks it.
 ANSWER_ISSUER = "smsguard"
 
