@@ -289,6 +289,7 @@ def update_docs(doc: Path, md: Path) -> bool:
     if BEGIN not in text or END not in text:
         return False
     body = md.read_text().split("\n", 1)[1].strip()
+    body = body.split("\n## Targets", 1)[0].strip()  # the doc has its own targets section
     body = body.replace("\n## ", "\n### ")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
