@@ -290,7 +290,7 @@ def update_docs(doc: Path, md: Path) -> bool:
         return False
     body = md.read_text().split("\n", 1)[1].strip()
     body = body.split("\n## Targets", 1)[0].strip()  # the doc has its own targets section
-    body = body.replace("\n## ", "\n### ")
+    body = body.replace("\n## ", "\n#### ")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     doc.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}")
