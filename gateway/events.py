@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from gateway.appkeys import CLOCK, EVENTS, METRICS, PHONE_HASH, READINESS, REDIS, SETTINGS
 from gateway.clock import Clock
 from gateway.health import CheckResult
-from gateway.logs import PhoneHasher, get_logger, mask_phone
+from gateway.logs import PhoneHasher, get_logger, mask_phone, mask_phones_in
 from gateway.metrics import Metrics
 from gateway.models import Decision, SmsRequest
 from gateway.settings import EventsSettings
@@ -94,8 +94,10 @@ class NullSink:
 
 
 def _cut(text: str | None, limit: int = _MAX_TEXT) -> str | None:
+    """Free text for an event: phone-number-like runs masked, then cut to `limit` characters."""
     if text is None:
         return None
+    text = mask_phones_in(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

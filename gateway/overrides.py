@@ -34,7 +34,7 @@ from gateway.appkeys import CLOCK, OVERRIDES, READINESS, REDIS, SETTINGS
 from gateway.clock import Clock
 from gateway.errors import SmsGuardError
 from gateway.health import CheckResult
-from gateway.logs import get_logger
+from gateway.logs import get_logger, mask_phone
 from gateway.signals import Signals
 
 log = get_logger("gateway.overrides")
@@ -43,6 +43,16 @@ HASH_KEY = "smsguard:overrides"
 AUDIT_KEY = "smsguard:overrides:audit"
 CHANNEL = "smsguard:overrides:changed"
 AUDIT_MAX = 10_000
+# Guard rails: targets this broad need an explicit confirmation (a typo can block a continent).
+WIDEST_V4 = 8  # no CIDR broader than /8 (IPv4) ...
+WIDEST_V6 = 32  # ... or /32 (IPv6)
+WIDEST_ALLOW_V4 = 16  # no allow broader than /16 (IPv4) ...
+WIDEST_ALLOW_V6 = 48  # ... or /48 (IPv6)
+SHORTEST_ALLOW_PREFIX = 3  # no allow of a number prefix shorter than 3 digits
+# A prefix longer than this many digits is (nearly) a whole number: shown masked, matched in full.
+PREFIX_SHOWN_MAX = 8
+# Every audit entry has these fields (None where they do not apply), so pages can rely on them.
+AUDIT_FIELDS = ("id", "kind", "value", "action", "target", "expires_at")
 
 Kind = Literal["ip", "cidr", "prefix", "country"]
 OverrideAction = Literal["block", "allow"]
@@ -74,6 +84,15 @@ class Override:
 
     def active(self, now: float) -> bool:
         return self.expires_at is None or now < self.expires_at
+
+    @property
+    def shown(self) -> str:
+        """The value as pages, the API, the audit log and log lines show it."""
+        return show_value(self.kind, self.value)
+
+    def public(self) -> dict[str, Any]:
+        """The override for the API: the value masked when it is (nearly) a whole number."""
+        return {**asdict(self), "value": self.shown}
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -113,6 +132,28 @@ def normalise(kind: str, value: str) -> tuple[Kind, str]:
             raise OverrideError("value", f"{value!r} is not an ISO country code (GB, US ...)")
         return "country", code
     raise OverrideError("kind", f"{kind!r} is not one of {', '.join(KINDS)}")
+
+
+def show_value(kind: str, value: str) -> str:
+    """A prefix longer than PREFIX_SHOWN_MAX digits is a phone number: masked; others as is."""
+    if kind == "prefix" and value.isdigit() and len(value) > PREFIX_SHOWN_MAX:
+        return mask_phone("+" + value)
+    return value
+
+
+def check_breadth(kind: str, value: str, action: str) -> str | None:
+    """Why an override of this (normalised) target is too broad to set without confirming."""
+    if kind == "cidr":
+        net = ipaddress.ip_network(value)
+        widest = WIDEST_V4 if net.version == 4 else WIDEST_V6
+        if net.prefixlen < widest:
+            return f"{value} is broader than /{widest}"
+        widest_allow = WIDEST_ALLOW_V4 if net.version == 4 else WIDEST_ALLOW_V6
+        if action == "allow" and net.prefixlen < widest_allow:
+            return f"allowing {value} is broader than /{widest_allow}"
+    if kind == "prefix" and action == "allow" and len(value) < SHORTEST_ALLOW_PREFIX:
+        return f"allowing prefix {value} covers too many numbers (< {SHORTEST_ALLOW_PREFIX} digits)"
+    return None
 
 
 class _Index:
@@ -200,7 +241,12 @@ class Overrides:
         rows: Any = await self._redis.xrevrange(AUDIT_KEY, count=limit)
         out = []
         for sid, fields in rows:
-            entry: dict[str, Any] = json.loads(fields[b"e"])
+            # Entries written before every field was filled in get the missing ones as None.
+            entry: dict[str, Any] = dict.fromkeys(("time", "change", "author", "reason"))
+            entry.update(dict.fromkeys(AUDIT_FIELDS))
+            entry.update(json.loads(fields[b"e"]))
+            if entry["kind"] == "prefix" and isinstance(entry["value"], str):
+                entry["value"] = show_value("prefix", entry["value"])
             entry["sid"] = sid.decode()
             out.append(entry)
         return out
@@ -216,8 +262,11 @@ class Overrides:
         reason: str,
         author: str,
         expires_in_s: float | None = None,
+        confirm_broad: bool = False,
     ) -> Override:
-        """Create (or replace, for the same kind/value) an override; audited and published."""
+        """Create (or replace, for the same kind/value) an override; audited and published.
+
+        A very broad target (see `check_breadth`) is refused unless `confirm_broad`."""
         if action not in ACTIONS:
             raise OverrideError("action", f"{action!r} is not block or allow")
         reason = reason.strip()
@@ -226,6 +275,9 @@ class Overrides:
         if expires_in_s is not None and expires_in_s <= 0:
             raise OverrideError("expires", "an expiry must be in the future")
         kind_n, value_n = normalise(kind, value)
+        too_broad = check_breadth(kind_n, value_n, action)
+        if too_broad and not confirm_broad:
+            raise OverrideError("value", f"{too_broad}; tick 'confirm a broad target' to set it")
         now = self._clock.time()
         override = Override(
             id=secrets.token_hex(8),
@@ -259,7 +311,7 @@ class Overrides:
         log.info(
             "override added",
             kind=kind_n,
-            value=value_n,
+            value=override.shown,
             action=action,
             author=author,
             id=override.id,
@@ -290,15 +342,24 @@ class Overrides:
             "reason": reason,
             "id": o.id,
             "kind": o.kind,
-            "value": o.value,
+            "value": o.shown,
             "action": o.action,
+            "target": None,
             "expires_at": o.expires_at,
         }
         pipe.xadd(AUDIT_KEY, {"e": json.dumps(entry)}, maxlen=AUDIT_MAX, approximate=True)
 
     async def note(self, change: str, *, author: str, reason: str, **fields: Any) -> None:
-        """Audit an action that is not an override (a PIN unlock ...) in the same log."""
-        entry = {"time": self._clock.time(), "change": change, "author": author, "reason": reason}
+        """Audit an action that is not an override (a PIN unlock ...) in the same log.
+
+        The entry has every field an override's entry has (None where it does not apply)."""
+        entry: dict[str, Any] = {
+            "time": self._clock.time(),
+            "change": change,
+            "author": author,
+            "reason": reason,
+        }
+        entry.update(dict.fromkeys(AUDIT_FIELDS))
         entry.update(fields)
         await self._redis.xadd(
             AUDIT_KEY, {"e": json.dumps(entry)}, maxlen=AUDIT_MAX, approximate=True

@@ -4,9 +4,14 @@ A session is a random 256-bit id in a `Secure; HttpOnly; SameSite=Strict` cookie
 /dashboard; Redis holds only its SHA-256 (`smsguard:dash:session:<sha256>`: user, CSRF token,
 created, last seen), with an idle TTL refreshed on use and an absolute lifetime checked on every
 request. Every state-changing form carries the session's CSRF token (synchronizer token); the
-login form, before any session exists, uses a double-submit cookie. Failed logins are counted per
-client IP and per username in fixed windows; over the limit the login answers 429 without checking
-a password.
+login form, before any session exists, uses a double-submit cookie. A session also holds a short
+hash of its user's password hash: it ends when the user is removed from the settings or gets a new
+password.
+
+Login attempts are counted *before* the password is checked, in one Lua script, so parallel guesses
+cannot slip past the limits while Argon2 runs: per client IP in a fixed window (429 over the
+limit), and per (username, client IP) with a growing delay between tries. A success gives its
+attempt back. Nobody can lock a username for everyone: the delay applies to one client IP only.
 """
 
 from __future__ import annotations
@@ -53,6 +58,26 @@ class Session:
     user: str
     csrf: str
     created: float
+    # A short hash of the user's password hash at login ("" in sessions from before it existed).
+    pw: str = ""
+
+
+def password_tag(password_hash: str) -> str:
+    """A short, non-reversible tag of a stored password hash (kept in the session)."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def client_ip(request: web.Request, trusted_hops: int) -> str:
+    """The peer address, or the X-Forwarded-For entry added by the outermost trusted proxy.
+
+    Every X-Forwarded-For header line counts (a proxy may add its own line)."""
+    if trusted_hops > 0:
+        joined = ",".join(request.headers.getall("X-Forwarded-For", []))
+        hops = [h.strip() for h in joined.split(",")]
+        hops = [h for h in hops if h]
+        if len(hops) >= trusted_hops:
+            return hops[-trusted_hops][:64]
+    return request.remote or "unknown"
 
 
 class Authenticator:
@@ -70,6 +95,16 @@ class Authenticator:
             return bool(self._hasher.verify(stored, password))
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
+
+    def tag(self, username: str) -> str | None:
+        """The password tag of a configured user; None when the user is not configured."""
+        stored = self._hashes.get(username)
+        return password_tag(stored) if stored is not None else None
+
+    def session_valid(self, session: Session) -> bool:
+        """The session's user is still configured, with the password they logged in with."""
+        tag = self.tag(session.user)
+        return tag is not None and hmac.compare_digest(tag, session.pw)
 
     async def check(self, username: str, password: str) -> bool:
         stored = self._hashes.get(username)
@@ -95,15 +130,23 @@ class SessionStore:
     def _hash(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
 
-    async def create(self, user: str) -> tuple[str, Session]:
-        """A new session (never reuse one from before login); returns the cookie value with it."""
+    async def create(self, user: str, pw: str) -> tuple[str, Session]:
+        """A new session (never reuse one from before login); returns the cookie value with it.
+
+        `pw` is the password tag of the user (see `password_tag`)."""
         token = secrets.token_urlsafe(32)
         now = self._clock.time()
-        session = Session(self._hash(token), user, secrets.token_urlsafe(32), now)
+        session = Session(self._hash(token), user, secrets.token_urlsafe(32), now, pw)
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(
             self._key(session.id_hash),
-            mapping={"user": user, "csrf": session.csrf, "created": repr(now), "seen": repr(now)},
+            mapping={
+                "user": user,
+                "csrf": session.csrf,
+                "created": repr(now),
+                "seen": repr(now),
+                "pw": pw,
+            },
         )
         pipe.expire(self._key(session.id_hash), self.idle_s)
         await pipe.execute()
@@ -127,37 +170,86 @@ class SessionStore:
         if self._clock.time() - created > self.max_s:
             await self._redis.delete(key)
             return None
-        return Session(id_hash, data["user"], data["csrf"], created)
+        return Session(id_hash, data["user"], data["csrf"], created, data.get("pw", ""))
 
     async def destroy(self, session: Session) -> None:
         await self._redis.delete(self._key(session.id_hash))
 
 
-class LoginLimiter:
-    """Failed logins per client IP and per username in a fixed window."""
+# KEYS: per-IP counter, per-(username, IP) hash. ARGV: now, IP limit, window, delay base, cap.
+# Counts the attempt as a failure in advance; the login gives it back on success.
+_BEGIN = """
+local now = tonumber(ARGV[1])
+local ip_max = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local base = tonumber(ARGV[4])
+local cap = tonumber(ARGV[5])
+local ip_count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if ip_count >= ip_max then return {'ip', tostring(redis.call('TTL', KEYS[1]))} end
+local next_at = tonumber(redis.call('HGET', KEYS[2], 'next_at') or '0')
+if now < next_at then return {'wait', tostring(next_at - now)} end
+if redis.call('INCR', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], window) end
+local n = redis.call('HINCRBY', KEYS[2], 'failures', 1)
+local delay = 0
+if n >= 2 then delay = math.min(base * math.pow(2, n - 2), cap) end
+redis.call('HSET', KEYS[2], 'next_at', tostring(now + delay))
+redis.call('EXPIRE', KEYS[2], math.max(window, math.ceil(delay)))
+return {'go', '0'}
+"""
 
-    def __init__(self, redis: Redis, settings: DashboardSettings) -> None:
+_SUCCEED = """
+redis.call('DEL', KEYS[2])
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+if c > 0 then redis.call('DECR', KEYS[1]) end
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class LoginGate:
+    """May this login attempt check a password? If not, why and for how long."""
+
+    allowed: bool
+    why: str = ""  # "ip": the client IP is over its limit; "wait": this username+IP must wait
+    wait_s: float = 0.0
+
+
+class LoginLimiter:
+    """Login attempts per client IP (fixed window) and per (username, client IP) (growing delay)."""
+
+    def __init__(self, redis: Redis, settings: DashboardSettings, clock: Clock) -> None:
         self._redis = redis
+        self._clock = clock
         self._max = settings.login_attempts
         self._window = settings.login_window_s
+        self._base = settings.login_delay_base_s
+        self._cap = settings.login_delay_max_s
 
-    def _keys(self, ip: str, username: str) -> list[str]:
-        name = hashlib.sha256(username.encode()).hexdigest()[:32]
-        return [f"{LOGIN_FAIL_PREFIX}ip:{ip}", f"{LOGIN_FAIL_PREFIX}user:{name}"]
+    @staticmethod
+    def _keys(ip: str, username: str) -> list[str]:
+        pair = hashlib.sha256(f"{username}\0{ip}".encode()).hexdigest()[:32]
+        return [f"{LOGIN_FAIL_PREFIX}ip:{ip}", f"{LOGIN_FAIL_PREFIX}pair:{pair}"]
 
-    async def blocked(self, ip: str, username: str) -> bool:
-        counts: list[Any] = await self._redis.mget(self._keys(ip, username))
-        return any(c is not None and int(c) >= self._max for c in counts)
-
-    async def failed(self, ip: str, username: str) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        for key in self._keys(ip, username):
-            pipe.incr(key)
-            pipe.expire(key, self._window, nx=True)
-        await pipe.execute()
+    async def begin(self, ip: str, username: str) -> LoginGate:
+        """Check the limits and, when allowed, count this attempt as a failure in advance."""
+        raw: list[Any] = await self._redis.eval(
+            _BEGIN,
+            2,
+            *self._keys(ip, username),
+            repr(self._clock.time()),
+            self._max,
+            self._window,
+            repr(self._base),
+            repr(self._cap),
+        )
+        why, wait = (x.decode() if isinstance(x, bytes) else str(x) for x in raw)
+        if why == "go":
+            return LoginGate(True)
+        return LoginGate(False, why, max(float(wait), 0.0))
 
     async def succeeded(self, ip: str, username: str) -> None:
-        await self._redis.delete(self._keys(ip, username)[1])
+        """The password was right: give the attempt back and clear this username+IP's delay."""
+        await self._redis.eval(_SUCCEED, 2, *self._keys(ip, username))
 
 
 def csrf_ok(expected: str, given: object) -> bool:

@@ -11,7 +11,6 @@ import io
 import json
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,6 +29,7 @@ from gateway.dashboard.auth import (
     LoginLimiter,
     Session,
     SessionStore,
+    client_ip,
     csrf_ok,
     set_cookie,
 )
@@ -46,6 +46,17 @@ CSP = DEFAULT_CSP + "; connect-src 'self'"
 EXPIRIES = {"": None, "15m": 900, "1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
 PAGE_SIZE = 50
 CSV_MAX = 10_000
+HSTS = "max-age=31536000"
+PIN_AUDIT_MAXLEN = 10_000  # as `smsguard pin` (gateway/pin/cli.py) trims the stream
+# Messages shown after an action: the redirect carries only one of these codes (?notice=code),
+# so nobody can craft a link that shows a message of their choosing on our pages.
+NOTICES = {
+    "override-applied": "Override applied on every instance.",
+    "override-removed": "Override removed.",
+    "override-gone": "That override was already gone.",
+    "pin-unlocked": "PIN unlocked: the user keeps their PIN.",
+    "pin-not-locked": "That user's PIN was not locked; nothing changed.",
+}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -74,7 +85,7 @@ class Dashboard:
 
     def start(self, app: web.Application) -> None:
         self._sessions = SessionStore(app[REDIS], self.settings.dashboard, app[CLOCK])
-        self._limiter = LoginLimiter(app[REDIS], self.settings.dashboard)
+        self._limiter = LoginLimiter(app[REDIS], self.settings.dashboard, app[CLOCK])
 
     @property
     def sessions(self) -> SessionStore:
@@ -89,7 +100,10 @@ class Dashboard:
     # -- plumbing ---------------------------------------------------------------------------------
 
     def secure(self, response: web.StreamResponse) -> web.StreamResponse:
-        return security_headers(response, CSP)
+        security_headers(response, CSP)
+        if self.settings.dashboard.cookie_secure:  # served over HTTPS (the cookie needs it)
+            response.headers["Strict-Transport-Security"] = HSTS
+        return response
 
     def guard(self, handler: AuthedHandler, *, api: bool = False) -> Handler:
         """Require a live session (and, on POST, its CSRF token) before `handler` runs."""
@@ -97,6 +111,11 @@ class Dashboard:
         async def wrapped(request: web.Request) -> web.StreamResponse:
             try:
                 session = await self.sessions.load(request.cookies.get(COOKIE))
+                if session is not None and not self.auth.session_valid(session):
+                    # The user was removed from the settings or has a new password.
+                    await self.sessions.destroy(session)
+                    log.info("dashboard session ended: user removed or password changed")
+                    session = None
             except RedisError:
                 return self.secure(web.Response(status=503, text="session store unavailable"))
             if session is None:
@@ -132,7 +151,7 @@ class Dashboard:
             "path_qs": request.path_qs,
             "bar": charts.bar,
             "iso": queries.iso,
-            "notice": request.query.get("notice", "")[:200],
+            "notice": NOTICES.get(request.query.get("notice", ""), ""),
         }
         base.update(context)
         response = aiohttp_jinja2.render_template(name, request, base)
@@ -182,7 +201,7 @@ class Dashboard:
         username = str(form.get("username", ""))[:64]
         password = str(form.get("password", ""))[:1024]
         next_url = _safe_back(form.get("next"), BASE)
-        ip = request.remote or "unknown"
+        ip = client_ip(request, self.settings.dashboard.trusted_proxy_hops)
 
         def again(message: str, status: int) -> web.StreamResponse:
             return self.secure(
@@ -210,15 +229,16 @@ class Dashboard:
         ip: str,
         again: Callable[[str, int], web.StreamResponse],
     ) -> web.StreamResponse:
-        if await self.limiter.blocked(ip, username):
-            log.warning("dashboard login refused: too many failures", ip=ip)
+        # Counted before the (slow) password check, so parallel guesses cannot pass the limits.
+        gate = await self.limiter.begin(ip, username)
+        if not gate.allowed:
+            log.warning("dashboard login refused: too many failures", ip=ip, why=gate.why)
             return again("Too many failed attempts. Try again later.", 429)
         if not await self.auth.check(username, password):
-            await self.limiter.failed(ip, username)
             log.info("dashboard login failed", ip=ip)
             return again("Wrong username or password.", 401)
         await self.limiter.succeeded(ip, username)
-        token, _ = await self.sessions.create(username)
+        token, _ = await self.sessions.create(username, self.auth.tag(username) or "")
         log.info("dashboard login", user=username, ip=ip)
         response = see_other(next_url)
         set_cookie(
@@ -422,20 +442,21 @@ class Dashboard:
                 reason=str(form.get("reason", "")),
                 author=session.user,
                 expires_in_s=EXPIRIES[expiry],
+                confirm_broad=form.get("confirm_broad") == "yes",
             )
         except OverrideError as exc:
             return await self.actions_page(request, session, error=str(exc), status=400)
-        notice = f"{o.action} {o.kind} {o.value}: applied"
+        log.info("dashboard override", user=session.user, id=o.id, kind=o.kind, value=o.shown)
         back = _safe_back(form.get("back"), f"{BASE}/actions")
         sep = "&" if "?" in back else "?"
-        return see_other(f"{back}{sep}{urlencode({'notice': notice})}")
+        return see_other(f"{back}{sep}{urlencode({'notice': 'override-applied'})}")
 
     async def remove_override(self, request: web.Request, session: Session) -> web.StreamResponse:
         form = await request.post()
         removed = await self._overrides(request).remove(
             request.match_info["oid"], author=session.user, reason=str(form.get("reason", ""))
         )
-        notice = f"removed {removed.kind} {removed.value}" if removed else "already gone"
+        notice = "override-removed" if removed else "override-gone"
         return see_other(f"{BASE}/actions?{urlencode({'notice': notice})}")
 
     async def pin_unlock(self, request: web.Request, session: Session) -> web.StreamResponse:
@@ -446,23 +467,67 @@ class Dashboard:
             return await self.actions_page(
                 request, session, error="unlock: the user id and a reason are required", status=400
             )
-        from gateway.pin.store import PinStore
-
-        cleared = await PinStore(self._redis(request)).unlock(sub)
+        cleared = await pin_admin_unlock(request.app, self.settings, sub, session.user, reason)
         await self._overrides(request).note(
             "pin-unlock", author=session.user, reason=reason, target=sub, cleared=cleared
         )
-        notice = f"PIN of {sub} unlocked" if cleared else f"{sub} was not locked"
+        notice = "pin-unlocked" if cleared else "pin-not-locked"
         return see_other(f"{BASE}/actions?{urlencode({'notice': notice})}")
 
     async def overrides_api(self, request: web.Request, session: Session) -> web.StreamResponse:
         overrides = self._overrides(request)
         return web.json_response(
             {
-                "overrides": [asdict(o) for o in overrides.active()],
+                "overrides": [o.public() for o in overrides.active()],
                 "audit": await overrides.audit(200),
             }
         )
+
+
+async def pin_admin_unlock(
+    app: web.Application, settings: Settings, sub: str, operator: str, reason: str
+) -> bool:
+    """Unlock a PIN in the store the PIN step uses, audited like `smsguard pin unlock`.
+
+    The store is the running PIN step's when it is on; otherwise Redis at `pin.redis_url` (else
+    the shared `redis.url`), as the CLI does. The audit goes to the same stream as the CLI's
+    (`smsguard:pin:audit`) and to one warning-level `pin admin` log line."""
+    from gateway.pin import PIN_STEP
+    from gateway.pin.store import PREFIX, PinStore
+
+    own: Redis | None = None
+    step = app.get(PIN_STEP)
+    if step is not None:
+        store = step.service.store
+    elif settings.pin.redis_url:
+        own = Redis.from_url(settings.pin.redis_url, socket_connect_timeout=3)
+        store = PinStore(own, max_failures=settings.pin.max_failures)
+    else:
+        store = PinStore(app[REDIS], max_failures=settings.pin.max_failures)
+    try:
+        cleared = await store.unlock(sub)
+        log.warning(
+            "pin admin",
+            action="unlock",
+            user=sub,
+            operator=operator,
+            reason=reason,
+            changed=cleared,
+            via="dashboard",
+        )
+        entry: dict[Any, Any] = {
+            "action": "unlock",
+            "user": sub,
+            "operator": operator,
+            "reason": reason,
+            "changed": int(cleared),
+            "via": "dashboard",
+        }
+        await store.redis.xadd(f"{PREFIX}audit", entry, maxlen=PIN_AUDIT_MAXLEN, approximate=True)
+    finally:
+        if own is not None:
+            await own.aclose()
+    return cleared
 
 
 def policy_info(policy: Any) -> dict[str, Any]:

@@ -193,7 +193,7 @@ async def test_dashboard_end_to_end_in_chromium(
         await settle(client)
         await page.goto(f"{base}/events?ip=192.0.2.99")
         await page.click('button[data-block="ip:192.0.2.99"]')
-        await page.wait_for_selector("text=block ip 192.0.2.99: applied", timeout=5_000)
+        await page.wait_for_selector("text=Override applied on every instance.", timeout=5_000)
         assert await send(client, "+447400123997", ip="192.0.2.99") == 403
         await page.goto(f"{base}/actions")
         overrides = await page.inner_text("#overrides")
