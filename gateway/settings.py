@@ -315,6 +315,7 @@ class PinSettings(Section):
     # Tenant domain that issues session and access tokens; default: auth0.tenant_domain.
     tenant_domain: str | None = None
     # HS256 secret shared with the post-login Action (its SMSGUARD_PIN_SECRET); enables GET /pin.
+    # At least 32 bytes of random (`openssl rand -base64 48`).
     redirect_secret: Secret | None = None
     # Where the browser resumes the login; default: https://<tenant_domain>/continue.
     continue_url: str | None = None
@@ -355,10 +356,21 @@ class PinSettings(Section):
     signing_keys: list[PinSigningKey] = []
     # Step-up token lifetime.
     step_up_ttl_s: int = Field(300, ge=30, le=86_400)
+    # `aud` of step-up tokens, distinct from the Auth0 API's; default: api_audience + "#step-up".
+    step_up_audience: str | None = None
     # Argon2 verifications running at once (each ~20 MiB and one core for ~100 ms).
     verify_concurrency: int = Field(2, ge=1, le=64)
     # Reverse proxies in front of the gateway that append to X-Forwarded-For (0: use the peer).
     trusted_proxy_hops: int = Field(0, ge=0, le=10)
+
+    @field_validator("redirect_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # A short secret can be brute-forced offline from a user's own session token, and then
+        # forges "verified" answers for anyone.
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes: use `openssl rand -base64 48`")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> PinSettings:
@@ -371,6 +383,8 @@ class PinSettings(Section):
         kids = [k.kid for k in self.signing_keys]
         if len(set(kids)) != len(kids):
             raise ValueError("signing_keys: every kid must be unique")
+        if self.api_audience and self.step_up_audience == self.api_audience:
+            raise ValueError("step_up_audience must differ from api_audience")
         return self
 
 

@@ -19,7 +19,7 @@ from gateway.appkeys import CLOCK, HTTP, METRICS, READINESS, REDIS, SETTINGS
 from gateway.errors import ConfigError, Location, Problem
 from gateway.health import CheckResult
 from gateway.logs import get_logger
-from gateway.pin.hashing import PinHasher
+from gateway.pin.hashing import OWASP_FLOORS, PinHasher, below_owasp_floor
 from gateway.pin.policy import PinPolicy, load_blocklist
 from gateway.pin.service import PinService
 from gateway.pin.storage import StorageReport, check_storage
@@ -88,6 +88,14 @@ def setup(app: web.Application) -> None:
             ]
         )
     keys = signing_keys(pin, settings.source)
+    if below_owasp_floor(pin.argon2_memory_kib, pin.argon2_time_cost):
+        log.warning(
+            "pin argon2 parameters below the OWASP floor",
+            memory_kib=pin.argon2_memory_kib,
+            time_cost=pin.argon2_time_cost,
+            floors=", ".join(f"m={m} KiB t={t}" for m, t in OWASP_FLOORS),
+            hint="raise pin.argon2_memory_kib / argon2_time_cost; hashes upgrade on next success",
+        )
 
     from gateway.pin import api, pages
 
@@ -153,7 +161,7 @@ def setup(app: web.Application) -> None:
             signer=StepUpSigner(
                 keys,
                 issuer=public_url or "urn:smsguard",
-                audience=pin.api_audience,
+                audience=pin.step_up_audience or f"{pin.api_audience}#step-up",
                 ttl_s=pin.step_up_ttl_s,
                 clock=clock,
             )

@@ -20,6 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+# OWASP's equivalent Argon2id minimums (memory KiB, passes); more passes allow less memory.
+OWASP_FLOORS = ((47_104, 1), (19_456, 2), (12_288, 3), (9_216, 4), (7_168, 5))
+
+
+def below_owasp_floor(memory_kib: int, time_cost: int) -> bool:
+    """True when (m, t) meets none of OWASP's Argon2id configurations (e.g. m < 46 MiB with t=1)."""
+    return not any(memory_kib >= m and time_cost >= t for m, t in OWASP_FLOORS)
+
 
 class PinHasher:
     def __init__(

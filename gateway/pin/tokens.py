@@ -7,7 +7,8 @@
 - CSRF token of the PIN form: HMAC of a cookie nonce bound to `sub` and `state`.
 - Auth0 access tokens for the JSON API: RS256 against the tenant JWKS (cached, refetched on an
   unknown `kid` at a bounded rate).
-- Step-up tokens: ES256/EdDSA signed by the gateway; public keys at /.well-known/jwks.json.
+- Step-up tokens: ES256/EdDSA signed by the gateway, `typ` smsguard-step-up+jwt, their own `aud`;
+  public keys at /.well-known/jwks.json.
 """
 
 from __future__ import annotations
@@ -166,8 +167,17 @@ class SigningKey:
         return dict(jwk)
 
 
+# `typ` header of step-up tokens: never mistaken for an Auth0 access token (`typ` JWT, the API's
+# `aud`) by an API that checks it, nor the other way round (RFC 8725 section 3.11).
+STEP_UP_TYP = "smsguard-step-up+jwt"
+
+
 class StepUpSigner:
-    """Signs step-up tokens with the first key; publishes every key (old ones during rotation)."""
+    """Signs step-up tokens with the first key; publishes every key (old ones during rotation).
+
+    `audience` is the step-up audience (pin.step_up_audience, default api_audience + "#step-up"),
+    never the Auth0 API's own, so neither kind of token passes for the other.
+    """
 
     def __init__(
         self, keys: list[SigningKey], *, issuer: str, audience: str, ttl_s: int, clock: Clock
@@ -197,7 +207,7 @@ class StepUpSigner:
             payload,
             key.private_key,
             algorithm=key.algorithm,
-            headers={"kid": key.kid, "typ": "JWT"},
+            headers={"kid": key.kid, "typ": STEP_UP_TYP},
         )
 
     def jwks(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from tests.pin.fake_auth0 import AUDIENCE, FakeAuth0, ec_pem, ed_pem
 
 Auth0 = tuple[FakeAuth0, TestServer]
 GOOD = "480273"
+STEP_UP_AUDIENCE = AUDIENCE + "#step-up"
 
 
 def bearer(fake: FakeAuth0, **kw: Any) -> dict[str, str]:
@@ -35,7 +36,7 @@ async def step_up_claims(client: Any, token: str) -> dict[str, Any]:
         token,
         key.key,
         algorithms=[jwk["alg"]],
-        audience=AUDIENCE,
+        audience=STEP_UP_AUDIENCE,
         options={"verify_exp": False},
     )
     return claims
@@ -56,6 +57,28 @@ async def test_enroll_then_verify_returns_a_step_up_token(
     assert claims["sub"] == "sms|user-1"
     assert claims["exp"] - claims["iat"] == 300
     assert claims["pin_verified_at"] == int(clock.time())
+
+
+async def test_step_up_token_cannot_pass_for_an_access_token(
+    make_gateway: MakeGateway, auth0: Auth0
+) -> None:
+    """Step-up tokens carry their own typ header and audience, not the Auth0 API's."""
+    client = await make_gateway()
+    await enroll(client, auth0[0])
+    resp = await client.post("/v1/pin/verify", json={"pin": GOOD}, headers=bearer(auth0[0]))
+    token = (await resp.json())["step_up_token"]
+    assert jwt.get_unverified_header(token)["typ"] == "smsguard-step-up+jwt"
+    assert jwt.decode(token, options={"verify_signature": False})["aud"] == STEP_UP_AUDIENCE
+    assert (await step_up_claims(client, token))["sub"] == "sms|user-1"
+
+
+async def test_step_up_audience_is_configurable(make_gateway: MakeGateway, auth0: Auth0) -> None:
+    """pin.step_up_audience replaces the default audience of step-up tokens."""
+    client = await make_gateway(step_up_audience="urn:acme:step-up")
+    await enroll(client, auth0[0])
+    resp = await client.post("/v1/pin/verify", json={"pin": GOOD}, headers=bearer(auth0[0]))
+    token = (await resp.json())["step_up_token"]
+    assert jwt.decode(token, options={"verify_signature": False})["aud"] == "urn:acme:step-up"
 
 
 async def test_status_reports_enrollment(make_gateway: MakeGateway, auth0: Auth0) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from structlog.testing import capture_logs
 
 from gateway.app import create_app
 from gateway.errors import ConfigError
@@ -84,3 +85,40 @@ def test_security_headers_are_strict() -> None:
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("secret", ["x", "a" * 31])
+def test_short_redirect_secret_is_refused(secret: str) -> None:
+    """redirect_secret needs at least 32 bytes (a short one is guessable offline)."""
+    with pytest.raises(ConfigError, match=r"redirect_secret.*at least 32 bytes"):
+        settings(tenant_domain="t.example", redirect_secret=secret)
+
+
+def test_step_up_audience_must_differ_from_the_api_audience() -> None:
+    """Step-up tokens may not share the Auth0 API's audience."""
+    with pytest.raises(ConfigError, match="step_up_audience"):
+        settings(
+            api_audience="https://api.example.com",
+            step_up_audience="https://api.example.com",
+            signing_keys=[{"kid": "one", "private_key": ec_pem()}],
+        )
+
+
+@pytest.mark.parametrize(
+    ("memory_kib", "time_cost", "warned"),
+    [(19_456, 1, True), (8_192, 2, True), (19_456, 2, False), (47_104, 1, False)],
+)
+def test_weak_argon2_parameters_are_accepted_with_a_warning(
+    memory_kib: int, time_cost: int, warned: bool
+) -> None:
+    """Argon2 below OWASP's floor starts, with one warning line; at the floor no warning."""
+    loaded = settings(
+        tenant_domain="t.example",
+        redirect_secret=SHARED_SECRET,
+        argon2_memory_kib=memory_kib,
+        argon2_time_cost=time_cost,
+    )
+    with capture_logs() as logs:
+        create_app(loaded)
+    events = [e["event"] for e in logs]
+    assert ("pin argon2 parameters below the OWASP floor" in events) is warned
