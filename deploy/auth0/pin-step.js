@@ -55,6 +55,9 @@ function config(event) {
   if (!secrets.SMSGUARD_PIN_URL || !secrets.SMSGUARD_PIN_SECRET) {
     throw new Error('smsguard pin-step: set the SMSGUARD_PIN_URL and SMSGUARD_PIN_SECRET secrets');
   }
+  if (Buffer.byteLength(secrets.SMSGUARD_PIN_SECRET, 'utf8') < 32) {
+    throw new Error('smsguard pin-step: SMSGUARD_PIN_SECRET must be at least 32 bytes');
+  }
   let namespace = secrets.SMSGUARD_PIN_NAMESPACE || DEFAULT_NAMESPACE;
   if (!namespace.endsWith('/')) namespace += '/';
   const nonInteractive = (secrets.SMSGUARD_NON_INTERACTIVE || 'skip').trim().toLowerCase();

@@ -248,3 +248,9 @@ def test_bad_non_interactive_setting_fails_loudly(clock: FakeClock) -> None:
     """An unknown SMSGUARD_NON_INTERACTIVE value is an error naming the secret."""
     result = run("execute", event(SMSGUARD_NON_INTERACTIVE="allow"), clock.time())
     assert "SMSGUARD_NON_INTERACTIVE" in (result["error"] or "")
+
+
+def test_short_secret_fails_loudly(clock: FakeClock) -> None:
+    """An SMSGUARD_PIN_SECRET under 32 bytes is refused, as pin.redirect_secret is."""
+    ev = event(SMSGUARD_PIN_SECRET="short-secret")
+    assert "at least 32 bytes" in (run("execute", ev, clock.time())["error"] or "")
