@@ -41,8 +41,12 @@ class KeyPart:
     get: Getter
 
     def show(self, value: object) -> str:
+        text = str(value)
         if self.name in ("recipient", "phone.e164"):
-            return f"{self.name} {mask_phone(str(value))}"
+            return f"{self.name} {mask_phone(text)}"
+        if "prefix" in self.name and text.isdigit() and len(text) > 8:
+            # phone.prefix:N / national_prefix:N beyond 8 digits is (nearly) the whole number.
+            return f"{self.name} {mask_phone(text).lstrip('+')}"
         return f"{self.name} {value}"
 
 

@@ -167,3 +167,57 @@ async def test_same_target_from_another_instance_is_replaced_not_duplicated(
     await a.add("ip", "203.0.113.7", "allow", reason="r", author="a")
     await b.add("ip", "203.0.113.7", "block", reason="r", author="b")
     assert await redis.hlen(HASH_KEY) == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "action"),
+    [
+        ("cidr", "10.0.0.0/7", "block"),
+        ("cidr", "2001:db8::/31", "block"),
+        ("cidr", "10.0.0.0/15", "allow"),
+        ("cidr", "2001:db8::/47", "allow"),
+        ("prefix", "44", "allow"),
+    ],
+)
+async def test_broad_targets_need_a_confirmation(
+    redis: Redis, kind: str, value: str, action: str
+) -> None:
+    """Very broad CIDRs, broad allows and short allowed prefixes are refused unless confirmed."""
+    o = Overrides(redis, FakeClock())
+    with pytest.raises(OverrideError, match=r"broad|too many"):
+        await o.add(kind, value, action, reason="r", author="a")
+    await o.add(kind, value, action, reason="r", author="a", confirm_broad=True)
+    assert len(o.active()) == 1
+
+
+async def test_narrow_targets_need_no_confirmation(redis: Redis) -> None:
+    """A /8 block, a /16 allow and a 3-digit allowed prefix are set without confirming."""
+    o = Overrides(redis, FakeClock())
+    await o.add("cidr", "10.0.0.0/8", "block", reason="r", author="a")
+    await o.add("cidr", "10.1.0.0/16", "allow", reason="r", author="a")
+    await o.add("prefix", "447", "allow", reason="r", author="a")
+    assert len(o.active()) == 3
+
+
+async def test_long_prefix_is_masked_in_audit_and_api_but_matches(redis: Redis) -> None:
+    """A 12-digit prefix is a phone number: masked when shown, matched in full."""
+    o = Overrides(redis, FakeClock())
+    x = await o.add("prefix", "447700900123", "block", reason="r", author="a")
+    assert x.shown == "+44*******123"
+    assert x.public()["value"] == "+44*******123"
+    assert (await o.audit())[0]["value"] == "+44*******123"
+    assert o.match(signals("+447700900123")) == x
+
+
+async def test_notes_have_every_audit_field(redis: Redis) -> None:
+    """A note (a PIN unlock) carries the fields an override's audit entry has, None if unused."""
+    o = Overrides(redis, FakeClock())
+    await o.note("pin-unlock", author="alice", reason="support", target="sms|abc")
+    entry = (await o.audit())[0]
+    assert entry["target"] == "sms|abc"
+    assert (entry["kind"], entry["value"], entry["action"], entry["expires_at"]) == (
+        None,
+        None,
+        None,
+        None,
+    )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from gateway.events import HOUR_PREFIX, MINUTE_PREFIX, STREAM_KEY, Outcome, decode_event
+from gateway.models import Action, Decision, ShadowHit, TraceStep
 from gateway.redisproc import free_port
 from tests.events.helpers import RECIPIENT, blocked, blocked_outcome, recorder, signals, sms
 
@@ -136,3 +138,25 @@ def test_prefix_and_masked_tail_never_nearly_spell_the_number() -> None:
         digits = number.lstrip("+")
         assert len(digits) - len(safe_prefix(number, 8)) - 3 >= 4
     assert safe_prefix("+8613800138000", 6) == "861380"
+
+
+async def test_free_text_fields_never_hold_a_full_number(redis: Redis) -> None:
+    """Reason, shadow reasons, trace details and provider errors are stored phone-masked."""
+    number = "447700900123"
+    text = f"prefix 15 digits {number} made 2 attempts in 10m"
+    decision = Decision(
+        Action.BLOCK,
+        rule_id="per-number",
+        reason=text,
+        status=429,
+        shadow=(ShadowHit("per-national", "block", f"national 7700900123 {text}"),),
+        trace=(TraceStep("per-number", True, text),),
+    )
+    outcome = Outcome("failed", 502, error=f"provider refused +{number}: invalid")
+    rec = recorder(redis)
+    rec.record(sms(1), signals(), decision, outcome)
+    await rec.flush()
+    rows: Any = await redis.xrange(STREAM_KEY)
+    stored = rows[0][1][b"e"]
+    assert b"7700900123" not in stored
+    assert b"+44*******123" in stored
