@@ -190,7 +190,10 @@ def test_config_check_catches_cross_section_and_rule_errors(tmp_path: Path) -> N
     rules.mkdir()
     (rules / "10-bad.yaml").write_text("rules:\n  - id: x\n    action: explode\n")
     config = tmp_path / "s.yaml"
-    config.write_text(f"rules: {{path: {rules}}}\npin: {{enabled: true, redirect_secret: 0123456789abcdef0123456789abcdef}}\n")
+    config.write_text(
+        f"rules: {{path: {rules}}}\n"
+        "pin: {enabled: true, redirect_secret: 0123456789abcdef0123456789abcdef}\n"
+    )
     result = subprocess.run(
         [sys.executable, "-m", "gateway", "config", "check", str(config)],
         capture_output=True,
