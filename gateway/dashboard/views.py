@@ -6,11 +6,12 @@ ours (static/dashboard/dashboard.js) refreshes the live part of the overview and
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,6 +36,8 @@ from gateway.dashboard.auth import (
 )
 from gateway.logs import get_logger
 from gateway.overrides import KINDS, OverrideError, Overrides
+from gateway.pin.store import PREFIX as PIN_PREFIX
+from gateway.pin.store import PinStore
 from gateway.settings import Settings
 from gateway.web import DEFAULT_CSP, security_headers
 
@@ -47,6 +50,7 @@ EXPIRIES = {"": None, "15m": 900, "1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "
 PAGE_SIZE = 50
 CSV_MAX = 10_000
 HSTS = "max-age=31536000"
+PIN_AUDIT = f"{PIN_PREFIX}audit"  # the stream `smsguard pin` (gateway/pin/cli.py) writes
 PIN_AUDIT_MAXLEN = 10_000  # as `smsguard pin` (gateway/pin/cli.py) trims the stream
 # Messages shown after an action: the redirect carries only one of these codes (?notice=code),
 # so nobody can craft a link that shows a message of their choosing on our pages.
@@ -410,6 +414,11 @@ class Dashboard:
         status: int = 200,
     ) -> web.StreamResponse:
         overrides = self._overrides(request)
+        try:
+            pin_log: list[dict[str, Any]] | None = await pin_audit(request.app, self.settings, 20)
+        except (RedisError, OSError) as exc:
+            log.warning("dashboard: PIN store unavailable", error=str(exc))
+            pin_log = None
         return self.render(
             "dashboard/actions.html",
             request,
@@ -422,6 +431,7 @@ class Dashboard:
                 "error": error,
                 "prefill": {k: request.query.get(k, "")[:100] for k in ("kind", "value", "action")},
                 "pin_enabled": self.settings.pin.enabled,
+                "pin_log": pin_log,
             },
             status=status,
         )
@@ -484,27 +494,31 @@ class Dashboard:
         )
 
 
+@contextlib.asynccontextmanager
+async def pin_store(app: web.Application, settings: Settings) -> AsyncIterator[PinStore]:
+    """The PIN records the PIN step uses: the running step's store when it is on; otherwise Redis
+    at `pin.redis_url` (else the shared client), as `smsguard pin` does."""
+    from gateway.pin import PIN_STEP
+
+    step = app.get(PIN_STEP)
+    if step is not None:
+        yield step.service.store
+    elif settings.pin.redis_url:
+        own: Redis = Redis.from_url(settings.pin.redis_url, socket_connect_timeout=3)
+        try:
+            yield PinStore(own, max_failures=settings.pin.max_failures)
+        finally:
+            await own.aclose()
+    else:
+        yield PinStore(app[REDIS], max_failures=settings.pin.max_failures)
+
+
 async def pin_admin_unlock(
     app: web.Application, settings: Settings, sub: str, operator: str, reason: str
 ) -> bool:
-    """Unlock a PIN in the store the PIN step uses, audited like `smsguard pin unlock`.
-
-    The store is the running PIN step's when it is on; otherwise Redis at `pin.redis_url` (else
-    the shared `redis.url`), as the CLI does. The audit goes to the same stream as the CLI's
-    (`smsguard:pin:audit`) and to one warning-level `pin admin` log line."""
-    from gateway.pin import PIN_STEP
-    from gateway.pin.store import PREFIX, PinStore
-
-    own: Redis | None = None
-    step = app.get(PIN_STEP)
-    if step is not None:
-        store = step.service.store
-    elif settings.pin.redis_url:
-        own = Redis.from_url(settings.pin.redis_url, socket_connect_timeout=3)
-        store = PinStore(own, max_failures=settings.pin.max_failures)
-    else:
-        store = PinStore(app[REDIS], max_failures=settings.pin.max_failures)
-    try:
+    """Unlock a PIN in the store the PIN step uses, audited like `smsguard pin unlock`: one
+    warning-level `pin admin` log line and an entry in the CLI's stream (`smsguard:pin:audit`)."""
+    async with pin_store(app, settings) as store:
         cleared = await store.unlock(sub)
         log.warning(
             "pin admin",
@@ -523,11 +537,21 @@ async def pin_admin_unlock(
             "changed": int(cleared),
             "via": "dashboard",
         }
-        await store.redis.xadd(f"{PREFIX}audit", entry, maxlen=PIN_AUDIT_MAXLEN, approximate=True)
-    finally:
-        if own is not None:
-            await own.aclose()
+        await store.redis.xadd(PIN_AUDIT, entry, maxlen=PIN_AUDIT_MAXLEN, approximate=True)
     return cleared
+
+
+async def pin_audit(app: web.Application, settings: Settings, limit: int) -> list[dict[str, Any]]:
+    """The latest PIN admin actions (CLI and dashboard), newest first, with a `time`."""
+    async with pin_store(app, settings) as store:
+        rows: Any = await store.redis.xrevrange(PIN_AUDIT, count=limit)
+    out = []
+    for sid, fields in rows:
+        entry = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
+        entry["time"] = int(sid.split(b"-")[0]) / 1000
+        entry.setdefault("via", "cli")
+        out.append(entry)
+    return out
 
 
 def policy_info(policy: Any) -> dict[str, Any]:

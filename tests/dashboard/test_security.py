@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from gateway.app import create_app
 from gateway.clock import FakeClock
 from gateway.overrides import AUDIT_KEY
+from gateway.settings import Settings
 from tests.dashboard.conftest import (
     FAST_HASH,
     PASSWORD,
@@ -165,6 +166,60 @@ async def test_pin_unlock_uses_pin_redis_url_and_the_pin_audit_stream(
     finally:
         await pin_redis.flushdb()
         await pin_redis.aclose()
+
+
+async def test_pin_unlock_uses_the_running_pin_steps_store(
+    aiohttp_client: MakeClient, redis_url: str, tmp_path: Path, redis: Redis
+) -> None:
+    """With the PIN step on, the unlock goes to the step's own store (pin.redis_url)."""
+    from gateway.pin import PIN_STEP
+    from tests.pin.fake_auth0 import SHARED_SECRET, TENANT
+
+    pin_url = redis_url.rsplit("/", 1)[0] + "/6"
+    pin_redis: Redis = Redis.from_url(pin_url)
+    try:
+        key = "smsguard:pin:user:sms|abc"
+        await pin_redis.hset(key, mapping={"hash": "x", "failures": "5", "locked_at": "1"})
+        pin = {
+            "enabled": True,
+            "tenant_domain": TENANT,
+            "redirect_secret": SHARED_SECRET,
+            "redis_url": pin_url,
+            "argon2_memory_kib": 8192,
+            "argon2_time_cost": 1,
+        }
+        settings = gateway_settings(redis_url, tmp_path / "rules", sections={"pin": pin})
+        client = await aiohttp_client(create_app(settings))
+        assert PIN_STEP in client.app
+        await login(client)
+        assert "notice=pin-unlocked" in await _unlock(client)
+        assert await pin_redis.hget(key, "locked_at") is None
+        assert await pin_redis.xlen("smsguard:pin:audit") == 1
+        assert not await redis.exists(key)
+    finally:
+        await pin_redis.flushdb()
+        await pin_redis.aclose()
+
+
+async def test_cli_and_dashboard_unlocks_are_listed_together(
+    client: Client, settings: Settings
+) -> None:
+    """The Actions page lists PIN unlocks made with `smsguard pin unlock` and from the page."""
+    import argparse
+
+    from gateway.pin.cli import run
+
+    args = argparse.Namespace(
+        pin_command="unlock", user_id="sms|from-cli", by="ops", reason="cli", json=False
+    )
+    assert await run(settings, args) == 0
+    await login(client)
+    await _unlock(client, "sms|from-page")
+    page = await (await client.get("/dashboard/actions")).text()
+    pin_log = page.split('id="pin-log"', 1)[1]
+    assert pin_log.index("sms|from-page") < pin_log.index("sms|from-cli")  # newest first
+    assert ">dashboard<" in pin_log
+    assert ">cli<" in pin_log
 
 
 # -- 4 and 5: login limits -------------------------------------------------------------------------
