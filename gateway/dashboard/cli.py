@@ -69,7 +69,7 @@ async def _with_overrides(config: str | None, action: str, args: argparse.Namesp
                     else "never"
                 )
                 print(
-                    f"{o.id}  {o.action:5}  {o.kind:7}  {o.value:20}  expires {expires}  "
+                    f"{o.id}  {o.action:5}  {o.kind:7}  {o.shown:20}  expires {expires}  "
                     f"by {o.author}: {o.reason}"
                 )
             return 0
@@ -82,17 +82,18 @@ async def _with_overrides(config: str | None, action: str, args: argparse.Namesp
                     reason=args.reason,
                     author=_author(),
                     expires_in_s=args.expires,
+                    confirm_broad=args.confirm_broad,
                 )
             except OverrideError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
-            print(f"{o.id}  {o.action} {o.kind} {o.value}: applied on every instance")
+            print(f"{o.id}  {o.action} {o.kind} {o.shown}: applied on every instance")
             return 0
         removed = await overrides.remove(args.id, author=_author(), reason=args.reason)
         if removed is None:
             print(f"no override {args.id}", file=sys.stderr)
             return 1
-        print(f"removed {removed.kind} {removed.value}")
+        print(f"removed {removed.kind} {removed.shown}")
         return 0
     finally:
         await redis.aclose()
@@ -119,6 +120,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add.add_argument("--reason", required=True)
     add.add_argument("--allow", action="store_true", help="allow instead of block")
     add.add_argument("--expires", type=_duration, help="30m, 12h, 7d (default: never)")
+    add.add_argument(
+        "--confirm-broad",
+        action="store_true",
+        help="allow a very broad target (CIDR wider than /8 or /32; allow wider than /16 or /48, "
+        "or an allowed prefix under 3 digits)",
+    )
     add.add_argument("--config")
     add.set_defaults(func=lambda a: asyncio.run(_with_overrides(a.config, "add", a)))
 

@@ -84,3 +84,33 @@ def test_overrides_can_be_added_listed_and_removed_from_the_shell(
     assert "removed cidr 198.51.100.0/24" in capsys.readouterr().out
     assert main(["dashboard", "overrides", "list"]) == 0
     assert "198.51.100.0/24" not in capsys.readouterr().out
+
+
+def test_broad_override_from_the_shell_needs_confirm_broad(
+    redis_server: RedisProcess,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """overrides add refuses a /4 without --confirm-broad and accepts it with the flag."""
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    monkeypatch.delenv("SMSGUARD_CONFIG", raising=False)
+    args = ["dashboard", "overrides", "add", "cidr", "64.0.0.0/4", "--reason", "bots"]
+    assert main(args) == 1
+    assert "broader than /8" in capsys.readouterr().err
+    assert main([*args, "--confirm-broad"]) == 0
+
+
+def test_long_prefix_is_masked_in_the_shell_output(
+    redis_server: RedisProcess,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A full-number prefix is printed masked by overrides add and list."""
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    monkeypatch.delenv("SMSGUARD_CONFIG", raising=False)
+    args = ["dashboard", "overrides", "add", "prefix", "447700900123", "--reason", "one number"]
+    assert main(args) == 0
+    assert main(["dashboard", "overrides", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "447700900123" not in out
+    assert "+44*******123" in out
