@@ -268,4 +268,5 @@ async def _rules_version(session: aiohttp.ClientSession, url: URL) -> str | None
     checks = data.get("checks") if isinstance(data, dict) else None
     rules = checks.get("rules") if isinstance(checks, dict) else None
     detail = rules.get("detail") if isinstance(rules, dict) else None
-    return str(detail).split(";")[0] if detail else None
+    # "version 1797e7748a96, 22 rules, loaded_at ...; last reload refused: ..." -> the first two
+    return ", ".join(str(detail).split(";")[0].split(", ")[:2]) if detail else None
