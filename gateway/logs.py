@@ -38,9 +38,13 @@ class PhoneHasher:
         return hmac.new(self._key, number.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-# A phone number in free text: 8-15 digits, optionally with a leading + and single spaces or
-# dashes between digits, not glued to letters, dots, colons or slashes (IPs, times, URLs, ids).
-_PHONEISH = re.compile(r"(?<![\w.:/+-])\+?\d(?:[ -]?\d){7,14}(?![\w:/-]|\.\d)")
+# A phone number in free text: 8-15 digits with single spaces or dashes between them; after a
+# "+" always, otherwise only when not glued to letters, dots, colons or slashes (IPs, times,
+# URLs, ids).
+_PHONEISH = re.compile(
+    r"(?<![\w+])\+\d(?:[ -]?\d){7,14}(?!\d)"  # "+..." is a number whatever follows it
+    r"|(?<![\w.:/+-])\d(?:[ -]?\d){7,14}(?![\w:/-]|\.\d)"
+)
 # Values that are never phone numbers and must stay readable.
 _NOT_SCRUBBED = frozenset({"timestamp", "request_id", "phone_hash", "level", "logger"})
 

@@ -25,6 +25,8 @@ def test_mask_keeps_country_code_and_last_three() -> None:
         ("Vonage: 447400123456 invalid", "Vonage: +44*******456 invalid"),
         ("+44 7400 123456", "+44*******456"),
         ("sent to 447400123456.", "sent to +44*******456."),
+        ("+447400123456: invalid", "+44*******456: invalid"),
+        ("to=+447400123456/x", "to=+44*******456/x"),
     ],
 )
 def test_numbers_in_free_text_are_masked(text: str, masked: str) -> None:
