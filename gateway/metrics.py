@@ -25,48 +25,70 @@ class Metrics:
             "smsguard_requests", "POST /sms requests by outcome", ["outcome"], registry=r
         )
         self.request_latency = Histogram(
-            "smsguard_request_seconds", "POST /sms handling time", buckets=_LATENCY_BUCKETS,
+            "smsguard_request_seconds",
+            "POST /sms handling time",
+            buckets=_LATENCY_BUCKETS,
             registry=r,
         )
         self.decisions = Counter(
-            "smsguard_decisions", "Policy decisions by action and rule", ["action", "rule"],
+            "smsguard_decisions",
+            "Policy decisions by action and rule",
+            ["action", "rule"],
             registry=r,
         )
         self.shadow_hits = Counter(
-            "smsguard_shadow_hits", "Shadow rules that matched (would have acted)",
-            ["rule", "action"], registry=r,
+            "smsguard_shadow_hits",
+            "Shadow rules that matched (would have acted)",
+            ["rule", "action"],
+            registry=r,
         )
         self.provider_latency = Histogram(
-            "smsguard_provider_seconds", "Provider call time by provider and result",
-            ["provider", "result"], buckets=_LATENCY_BUCKETS, registry=r,
+            "smsguard_provider_seconds",
+            "Provider call time by provider and result",
+            ["provider", "result"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.provider_errors = Counter(
-            "smsguard_provider_errors", "Provider failures by provider and kind",
-            ["provider", "kind"], registry=r,
+            "smsguard_provider_errors",
+            "Provider failures by provider and kind",
+            ["provider", "kind"],
+            registry=r,
         )
         self.circuit_state = Gauge(
-            "smsguard_circuit_state", "Provider circuit: 0 closed, 1 half-open, 2 open",
-            ["provider"], registry=r,
+            "smsguard_circuit_state",
+            "Provider circuit: 0 closed, 1 half-open, 2 open",
+            ["provider"],
+            registry=r,
         )
         self.delivery_status = Counter(
-            "smsguard_delivery_status", "Delivery callbacks by provider and status",
-            ["provider", "status"], registry=r,
+            "smsguard_delivery_status",
+            "Delivery callbacks by provider and status",
+            ["provider", "status"],
+            registry=r,
         )
         self.rules_reloads = Counter(
-            "smsguard_rules_reloads", "Rule reloads by result (ok, refused)", ["result"],
+            "smsguard_rules_reloads",
+            "Rule reloads by result (ok, refused)",
+            ["result"],
             registry=r,
         )
         self.redis_fallbacks = Counter(
-            "smsguard_redis_fallbacks", "Velocity checks decided without Redis, by mode",
-            ["mode"], registry=r,
+            "smsguard_redis_fallbacks",
+            "Velocity checks decided without Redis, by mode",
+            ["mode"],
+            registry=r,
         )
         self.events_dropped = Counter(
-            "smsguard_events_dropped", "Decision events not recorded (buffer full or Redis down)",
+            "smsguard_events_dropped",
+            "Decision events not recorded (buffer full or Redis down)",
             registry=r,
         )
         self.storage_warnings = Gauge(
-            "smsguard_storage_unsafe", "1 when a Redis holding durable records may lose them",
-            ["store"], registry=r,
+            "smsguard_storage_unsafe",
+            "1 when a Redis holding durable records may lose them",
+            ["store"],
+            registry=r,
         )
         self.pin_attempts = Counter(
             "smsguard_pin_attempts", "PIN verifications by result", ["result"], registry=r

@@ -27,7 +27,11 @@ class RedisProcess:
     """A redis-server child process on loopback with its data in `data_dir`."""
 
     def __init__(
-        self, data_dir: Path, *, port: int | None = None, appendonly: bool = True,
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        appendonly: bool = True,
         extra: list[str] | None = None,
     ) -> None:
         self.data_dir = data_dir
@@ -48,9 +52,22 @@ class RedisProcess:
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
-            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
-            "--appendonly", "yes" if self.appendonly else "no", "--save", "",
-            "--maxmemory-policy", "noeviction", "--protected-mode", "yes", *self.extra,
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--save",
+            "",
+            "--maxmemory-policy",
+            "noeviction",
+            "--protected-mode",
+            "yes",
+            *self.extra,
         ]
         self._proc = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
