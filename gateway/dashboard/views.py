@@ -38,6 +38,7 @@ from gateway.logs import get_logger
 from gateway.overrides import KINDS, OverrideError, Overrides
 from gateway.pin.store import PREFIX as PIN_PREFIX
 from gateway.pin.store import PinStore
+from gateway.prices import shipped_prices
 from gateway.settings import Settings
 from gateway.web import DEFAULT_CSP, security_headers
 
@@ -83,6 +84,8 @@ class Dashboard:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # Money saved uses the shipped per-country table under the operator's own `prices:`.
+        self.prices = shipped_prices().with_settings(settings.prices).as_settings()
         self.auth = Authenticator(settings.dashboard)
         self._sessions: SessionStore | None = None
         self._limiter: LoginLimiter | None = None
@@ -266,7 +269,7 @@ class Dashboard:
     async def _overview(self, request: web.Request) -> queries.Overview:
         range_ = request.query.get("range", "hour")
         return await queries.overview(
-            self._redis(request), range_, request.app[CLOCK].time(), self.settings.prices
+            self._redis(request), range_, request.app[CLOCK].time(), self.prices
         )
 
     async def overview_page(self, request: web.Request, session: Session) -> web.StreamResponse:

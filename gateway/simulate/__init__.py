@@ -172,8 +172,8 @@ async def simulate(args: argparse.Namespace, environ: dict[str, str]) -> Report:
     import aiohttp
 
     from gateway.clock import SystemClock
+    from gateway.prices import load_price_csv, shipped_prices
     from gateway.simulate.generate import SCENARIOS, ScenarioConfig, generate
-    from gateway.simulate.prices import load_price_csv, shipped_prices
     from gateway.simulate.report import build_report
     from gateway.simulate.runner import RunOptions, Simulator, TokenSigner, check_loopback
 

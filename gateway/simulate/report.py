@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.prices import PriceTable
 from gateway.simulate.generate import SCENARIOS
-from gateway.simulate.prices import PriceTable
 from gateway.simulate.runner import Result
 
 STOPPED = ("blocked", "dropped")

@@ -5,12 +5,24 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
 
-from gateway.settings import Settings
-from tests.dashboard.conftest import BURST, SPREAD, Client, csrf_of, login, send, settle, traffic
+from gateway.app import create_app
+from gateway.settings import PricesSettings, Settings
+from tests.dashboard.conftest import (
+    BURST,
+    SPREAD,
+    Client,
+    csrf_of,
+    gateway_settings,
+    login,
+    send,
+    settle,
+    traffic,
+)
 
 ALL_NUMBERS = [*BURST, *SPREAD]
 
@@ -274,3 +286,18 @@ async def test_malformed_event_ids_are_not_found_or_refused(client: Client) -> N
     assert (await client.get("/dashboard/api/events/not-an-id")).status == 404
     assert (await client.get("/dashboard/events/1-x")).status == 404
     assert (await client.get("/dashboard/api/events?before=zz")).status == 400
+
+
+async def test_money_saved_uses_the_shipped_price_table_without_settings(
+    aiohttp_client: Any, redis_url: str, tmp_path: Path
+) -> None:
+    """With no `prices:` of its own, the dashboard prices blocked messages from the shipped
+    per-country table (gateway/data/sms-prices.csv), not one flat default."""
+    from gateway.prices import shipped_prices
+
+    settings = gateway_settings(redis_url, tmp_path / "rules")
+    settings = settings.model_copy(update={"prices": PricesSettings()})
+    client = await aiohttp_client(create_app(settings))
+    await _logged_in_with_traffic(client)
+    ov = await (await client.get("/dashboard/api/overview")).json()
+    assert ov["money_saved"]["amount"] == round(7 * shipped_prices().price("GB"), 2)

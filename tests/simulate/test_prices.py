@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import ConfigError
+from gateway.prices import load_price_csv, shipped_prices
 from gateway.settings import PricesSettings
 from gateway.simulate.population import LEGIT_COUNTRIES, PUMPING_COUNTRIES
-from gateway.simulate.prices import load_price_csv, shipped_prices
 
 
 def test_shipped_table_prices_every_simulated_country() -> None:

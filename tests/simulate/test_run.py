@@ -7,8 +7,8 @@ import pytest
 from yarl import URL
 
 from gateway.clock import SystemClock
+from gateway.prices import shipped_prices
 from gateway.simulate.generate import BOMBING, LEGIT, PREMIUM, ScenarioConfig, generate
-from gateway.simulate.prices import shipped_prices
 from gateway.simulate.report import COLUMNS, build_report
 from gateway.simulate.runner import Result, RunOptions, Simulator, TokenSigner
 from tests.auth0 import SECRET

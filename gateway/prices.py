@@ -1,4 +1,5 @@
-"""Per-country SMS prices: the shipped CSV table (gateway/data/sms-prices.csv) and the settings.
+"""Per-country SMS prices (the dashboard's money saved, the simulator's report): the shipped CSV
+table (gateway/data/sms-prices.csv) under the settings' own `prices:`.
 
 The CSV is `country,usd_per_segment,note` with `#` comment lines; the row `*` is the price of every
 country not listed. `PriceTable.with_settings` layers the settings `prices:` section on top (its
