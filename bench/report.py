@@ -212,6 +212,7 @@ def markdown(report: dict[str, Any]) -> str:
             "the clean column compares for that row."
         )
     sc = report.get("scaling", {})
+    gc_lines: list[str] = []
     if sc:
         lines += [
             "",
@@ -221,10 +222,25 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|---:|---:|---:|---:|",
         ]
         for name, row in sc.items():
+            gcp = row.get("gc_pauses", {})
+            if gcp:
+                gc_lines.append(
+                    f"- {name}: "
+                    + ", ".join(
+                        f"gen{g} {v['count']}x (max {v['max_ms']} ms)" for g, v in gcp.items()
+                    )
+                )
             lines.append(
                 f"| {name} | {row['bare_1w']:,.0f} | {row['bare_speedup']:.2f}x | "
                 f"{row['smsguard_1w']['rps']:,.0f} | {row['smsguard_speedup']:.2f}x |"
             )
+        if gc_lines:
+            lines += [
+                "",
+                "Garbage-collector pauses in the 1-worker smsguard runs (no profiler):",
+                "",
+                *gc_lines,
+            ]
     prof = report.get("profile", {})
     if prof:
         names = list(prof)

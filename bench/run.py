@@ -619,13 +619,36 @@ def _phase(report: dict[str, Any], name: str, fn: Any) -> bool:
         return False
 
 
+def _gc_pauses(stack: Stack, fn: Any) -> tuple[Any, dict[str, Any]]:
+    """Run fn() while the profiled worker records its GC pauses (no profiler); (result, pauses)."""
+    from bench.profiled import GC_ONLY
+
+    assert stack.sms is not None
+    if not stack.profiled:
+        return fn(), {}
+    for suffix in (".gc.json", ".done"):
+        stack.profile_out.with_suffix(suffix).unlink(missing_ok=True)
+    stack.sms.signal(GC_ONLY)
+    result = fn()
+    stack.sms.signal(signal.SIGUSR2)
+    done = stack.profile_out.with_suffix(".done")
+    for _ in range(100):
+        if done.exists():
+            break
+        time.sleep(0.05)
+    gc_file = stack.profile_out.with_suffix(".gc.json")
+    return result, json.loads(gc_file.read_text()) if gc_file.exists() else {}
+
+
 def scaling_runs(env: Env, one: Stack, results: dict[str, Any]) -> dict[str, Any]:
-    """The saturation runs again with 1 worker: speed-up of N workers over one."""
+    """The saturation runs again with 1 worker: speed-up of N workers over one (and GC pauses)."""
     scaling: dict[str, Any] = {}
     for workload in env.opts.workloads:
+        sms, pauses = _gc_pauses(one, lambda w=workload: saturate(env, one, "smsguard", w))
         scaling[workload] = {
             "bare_1w": saturate(env, one, "bare", workload)["rps"],
-            "smsguard_1w": saturate(env, one, "smsguard", workload),
+            "smsguard_1w": sms,
+            "gc_pauses": pauses,
         }
         s1 = scaling[workload]["smsguard_1w"]["rps"]
         scaling[workload]["smsguard_speedup"] = round(
