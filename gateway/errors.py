@@ -51,6 +51,10 @@ class ConfigError(SmsGuardError):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[Problem]]]:
+        # Rebuilt from its problems when it crosses a process boundary (big list files).
+        return (ConfigError, (self.problems,))
+
 
 class IntakeError(SmsGuardError):
     """A request that cannot be accepted: `status` is the HTTP answer, `field` names the culprit."""

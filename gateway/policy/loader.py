@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gateway.errors import ConfigError, Location, Problem
-from gateway.lists import load_list, load_list_file
+from gateway.lists import load_list, load_list_file_isolated
 from gateway.logs import mask_phone
 from gateway.policy.conditions import Condition, DefinedList, ParseContext, parse_condition
 from gateway.policy.signalnames import Getter, national_prefix_getter, prefix_getter, resolve
@@ -285,8 +285,9 @@ def _load_lists(file: Path, raw: Any, ctx: ParseContext, digest: Any) -> None:
                     continue
                 digest.update(str(spec["file"]).encode() + b"\0" + raw_bytes + b"\0")
                 del raw_bytes
-                # Streams the file: a million-line list keeps no per-line objects.
-                matcher = load_list_file(kind, list_path, str(name))
+                # Streams the file (a million-line list keeps no per-line objects), in a child
+                # process when it is big, so the serving event loop is not starved of the GIL.
+                matcher = load_list_file_isolated(kind, list_path, str(name))
         except ConfigError as exc:
             ctx.problems.extend(exc.problems)
             continue
