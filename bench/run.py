@@ -738,7 +738,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--update-docs",
         type=Path,
         metavar="MD",
-        help="also copy the results into the marked block of this file (docs/performance.md)",
+        help="also copy the results into the marked block of this file (README.md)",
     )
     parser.add_argument("--cidrs", type=int)
     parser.add_argument("--prefixes", type=int)

@@ -179,7 +179,7 @@ class HttpProvider(abc.ABC):
             ) from None
         except TimeoutError:
             # The request may have reached the provider and been accepted: never resent here
-            # (the router still fails over; see docs/providers.md on the remaining risk).
+            # (the router still fails over; the README, Providers > Retries, names the risk left).
             raise SendFailed(
                 self.name, f"no answer within {budget:.2f}s", kind=TIMEOUT, retryable=False
             ) from None

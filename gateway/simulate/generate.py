@@ -7,7 +7,7 @@ The timeline is compressed: `span_s` of real time (4 minutes by default) stands 
 Velocity rules count in the gateway's real clock, so the shapes are scaled rather than slowed down:
 each legitimate user logs in 1 to 3 times (a login per user is what an hour of a real app looks
 like), retries come within a minute as they do in life, and an attack burst sends its hundreds of
-messages within the span. docs/simulation.md lists what this cannot show.
+messages within the span. The README (Simulation) lists what this cannot show.
 """
 
 from __future__ import annotations
