@@ -333,6 +333,24 @@ class InList(Leaf):
         return self.test_fn(value)
 
 
+def _inline_list(
+    kind: str, value: Any, ctx: ParseContext, path: tuple[str | int, ...], signal: str
+) -> tuple[Any, str] | None:
+    """Items written in the condition itself (`prefix: [...]`, `cidr: [...]`), built like a named
+    list so every bad item is reported with its location; with the text shown in traces."""
+    raw = value if isinstance(value, list) else [value]
+    items = [
+        (str(v), ctx.locator.at((*path, i) if isinstance(value, list) else path))
+        for i, v in enumerate(raw)
+    ]
+    try:
+        built = load_list(kind, items, f"{signal} {kind}")
+    except ConfigError as exc:
+        ctx.problems.extend(exc.problems)
+        return None
+    return built, "[" + ", ".join(str(v) for v in raw[:5]) + "]"
+
+
 class Prefix(Leaf):
     key = "prefix"
     kinds = frozenset({"phone"})
@@ -351,18 +369,12 @@ class Prefix(Leaf):
         get: Getter,
         signal: str,
     ) -> Leaf | None:
-        raw = value if isinstance(value, list) else [value]
-        items = [
-            (str(v), ctx.locator.at((*path, i) if isinstance(value, list) else path))
-            for i, v in enumerate(raw)
-        ]
-        try:
-            prefixes = load_list("prefix", items, f"{signal} prefix")
-        except ConfigError as exc:
-            ctx.problems.extend(exc.problems)
+        found = _inline_list("prefix", value, ctx, path, signal)
+        if found is None:
             return None
+        prefixes, shown = found
         assert isinstance(prefixes, PrefixList)
-        return cls(signal, get, "[" + ", ".join(str(v) for v in raw[:5]) + "]", prefixes)
+        return cls(signal, get, shown, prefixes)
 
     def test(self, value: object) -> bool:
         return self.prefixes.match(str(value)) is not None
@@ -386,18 +398,12 @@ class Cidr(Leaf):
         get: Getter,
         signal: str,
     ) -> Leaf | None:
-        raw = value if isinstance(value, list) else [value]
-        items = [
-            (str(v), ctx.locator.at((*path, i) if isinstance(value, list) else path))
-            for i, v in enumerate(raw)
-        ]
-        try:
-            nets = load_list("cidr", items, f"{signal} cidr")
-        except ConfigError as exc:
-            ctx.problems.extend(exc.problems)
+        found = _inline_list("cidr", value, ctx, path, signal)
+        if found is None:
             return None
+        nets, shown = found
         assert isinstance(nets, CidrList)
-        return cls(signal, get, "[" + ", ".join(str(v) for v in raw[:5]) + "]", nets)
+        return cls(signal, get, shown, nets)
 
     def test(self, value: object) -> bool:
         return self.nets.contains(str(value))
