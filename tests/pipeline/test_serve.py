@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -136,10 +137,18 @@ def test_config_check_reports_every_problem_with_location(tmp_path: Path) -> Non
     assert f"{config}:5:5: providers.0" in result.stderr
 
 
-async def test_sigterm_drains_in_flight_requests(
-    tmp_path: Path, redis_server: RedisProcess, aiohttp_server: Any
-) -> None:
-    """On SIGTERM a request already waiting on a slow provider still completes with 200."""
+@dataclass
+class SlowSetup:
+    """A gateway settings file whose only provider answers after 1.5 s, and a flag raised when
+    a message reaches that provider (so a test can act while the request is in flight)."""
+
+    config: Path
+    port: int
+    provider_hit: asyncio.Event
+
+
+@pytest.fixture
+async def slow(tmp_path: Path, redis_server: RedisProcess, aiohttp_server: Any) -> SlowSetup:
     provider_hit = asyncio.Event()
 
     async def slow_provider(request: web.Request) -> web.Response:
@@ -160,6 +169,12 @@ async def test_sigterm_drains_in_flight_requests(
         "providers:\n"
         f"  - {{name: slow, type: http, base_url: '{provider.make_url('')}', path: /send}}\n"
     )
+    return SlowSetup(config, port, provider_hit)
+
+
+async def test_sigterm_drains_in_flight_requests(slow: SlowSetup) -> None:
+    """On SIGTERM a request already waiting on a slow provider still completes with 200."""
+    config, port, provider_hit = slow.config, slow.port, slow.provider_hit
     proc = subprocess.Popen(  # noqa: ASYNC220 (Popen returns at once; waits run in a thread)
         [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
         stdout=subprocess.DEVNULL,
@@ -206,31 +221,10 @@ def test_config_check_catches_cross_section_and_rule_errors(tmp_path: Path) -> N
     assert f"{rules / '10-bad.yaml'}:3:" in result.stderr
 
 
-async def test_workers_drain_on_group_sigterm_and_restart_after_a_crash(
-    tmp_path: Path, redis_server: RedisProcess, aiohttp_server: Any
-) -> None:
+async def test_workers_drain_on_group_sigterm_and_restart_after_a_crash(slow: SlowSetup) -> None:
     """With --workers 2: a crashed worker is replaced, and SIGTERM to the whole process group
     (Ctrl-C, systemd) still lets in-flight requests finish."""
-    provider_hit = asyncio.Event()
-
-    async def slow_provider(request: web.Request) -> web.Response:
-        provider_hit.set()
-        await asyncio.sleep(1.5)
-        return web.json_response({"id": "m-1"}, status=202)
-
-    provider_app = web.Application()
-    provider_app.router.add_post("/send", slow_provider)
-    provider = await aiohttp_server(provider_app)
-    port = free_port()
-    config = tmp_path / "smsguard.yaml"
-    config.write_text(
-        f"server: {{host: 127.0.0.1, port: {port}, shutdown_timeout_s: 10}}\n"
-        f"redis: {{url: '{redis_server.url}'}}\n"
-        f"auth0: {{gateway_secret: {SECRET}}}\n"
-        "rules: {watch: false}\n"
-        "providers:\n"
-        f"  - {{name: slow, type: http, base_url: '{provider.make_url('')}', path: /send}}\n"
-    )
+    config, port, provider_hit = slow.config, slow.port, slow.provider_hit
     proc = subprocess.Popen(  # noqa: ASYNC220 (Popen returns at once; waits run in a thread)
         [sys.executable, "-m", "gateway", "serve", "--config", str(config), "--workers", "2"],
         stdout=subprocess.DEVNULL,
