@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 
+from gateway.cli import load_or_exit
 from gateway.clock import SystemClock
 from gateway.errors import ConfigError
 from gateway.logs import mask_phone
@@ -22,7 +22,7 @@ from gateway.policy.testing import (
     override_signals,
     run_case,
 )
-from gateway.settings import Settings, load_settings
+from gateway.settings import Settings
 from gateway.signals import SignalExtractor
 
 
@@ -63,11 +63,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_explain)
 
 
-def _settings(config: str | None) -> Settings:
-    value = config or os.environ.get("SMSGUARD_CONFIG")
-    return load_settings(Path(value) if value else None)
-
-
 def _rules_path(arg: str | None, settings: Settings) -> Path:
     return Path(arg) if arg else settings.rules.path
 
@@ -91,11 +86,7 @@ def _load(path: Path) -> RuleSet | None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    try:
-        settings = _settings(args.config)
-    except ConfigError as exc:
-        _print_problems(exc)
-        return 2
+    settings = load_or_exit(args.config)  # every settings problem printed, exit 2
     path = _rules_path(args.path, settings)
     rules = _load(path)
     if rules is None:
@@ -109,11 +100,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    try:
-        settings = _settings(args.config)
-    except ConfigError as exc:
-        _print_problems(exc)
-        return 2
+    settings = load_or_exit(args.config)  # every settings problem printed, exit 2
     path = _rules_path(args.path, settings)
     rules = _load(path)
     if rules is None:
@@ -176,11 +163,7 @@ def _print_failure(r: CaseResult) -> None:
 def cmd_explain(args: argparse.Namespace) -> int:
     import yaml
 
-    try:
-        settings = _settings(args.config)
-    except ConfigError as exc:
-        _print_problems(exc)
-        return 2
+    settings = load_or_exit(args.config)  # every settings problem printed, exit 2
     path = Path(args.rules) if args.rules else settings.rules.path
     rules = _load(path)
     if rules is None:

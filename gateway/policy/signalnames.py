@@ -67,7 +67,7 @@ SIGNALS: dict[str, SignalSpec] = dict(
         _spec("ip.anonymous", "bool", "ip_anonymous", "any anonymiser (VPN, proxy, Tor)"),
         _spec("ip.hosting", "bool", "ip_hosting", "a hosting / cloud provider"),
         _spec("ip.tor", "bool", "ip_tor", "a Tor exit node"),
-        _spec("ip.proxy", "bool", "ip_proxy", "a public proxy"),
+        _spec("ip.proxy", "bool", "ip_proxy", "a public or residential proxy"),
         _spec("ua", "str", "user_agent", "the raw user agent"),
         _spec("ua.family", "str", "ua_family", "Chrome, Safari, curl, HeadlessChrome ..."),
         _spec(
