@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -94,21 +93,11 @@ class NullSink:
         return None
 
 
-# After gateway.logs.mask_phones_in: also an 8-15 digit run followed by ":" or "/" (a provider's
-# "+447700900123: invalid"), which that pattern leaves alone for times and URLs.
-_DIGIT_RUN = re.compile(r"(?<![\w.])\+?\d(?:[ -]?\d){7,14}(?!\w|\.\d)")
-
-
-def _mask(text: str) -> str:
-    text = mask_phones_in(text)
-    return _DIGIT_RUN.sub(lambda m: mask_phone("+" + re.sub(r"\D", "", m.group(0))), text)
-
-
 def _cut(text: str | None, limit: int = _MAX_TEXT) -> str | None:
     """Free text for an event: phone-number-like runs masked, then cut to `limit` characters."""
     if text is None:
         return None
-    text = _mask(text)
+    text = mask_phones_in(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -39,11 +39,11 @@ class PhoneHasher:
 
 
 # A phone number in free text: 8-15 digits with single spaces or dashes between them; after a
-# "+" always, otherwise only when not glued to letters, dots, colons or slashes (IPs, times,
-# URLs, ids).
+# "+" always, otherwise only when not glued to letters, dots or dashes or following a colon or
+# slash (IPs, dates, hex ids, URL paths). Times, ports and IPv6 groups are never 8 digits long.
 _PHONEISH = re.compile(
     r"(?<![\w+])\+\d(?:[ -]?\d){7,14}(?!\d)"  # "+..." is a number whatever follows it
-    r"|(?<![\w.:/+-])\d(?:[ -]?\d){7,14}(?![\w:/-]|\.\d)"
+    r"|(?<![\w.:/+-])\d(?:[ -]?\d){7,14}(?![\w-]|\.\d)"
 )
 # Values that are never phone numbers and must stay readable.
 _NOT_SCRUBBED = frozenset({"timestamp", "request_id", "phone_hash", "level", "logger"})

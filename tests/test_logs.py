@@ -27,6 +27,7 @@ def test_mask_keeps_country_code_and_last_three() -> None:
         ("sent to 447400123456.", "sent to +44*******456."),
         ("+447400123456: invalid", "+44*******456: invalid"),
         ("to=+447400123456/x", "to=+44*******456/x"),
+        ("447400123456: invalid", "+44*******456: invalid"),
     ],
 )
 def test_numbers_in_free_text_are_masked(text: str, masked: str) -> None:
