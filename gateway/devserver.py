@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.dashboard.auth import dev_user
 from gateway.errors import ConfigError
 from gateway.redisproc import RedisNotInstalled, RedisProcess, free_port
 from gateway.settings import build_settings
@@ -61,21 +62,10 @@ def dev_settings_data(
     data.setdefault("auth0", {}).setdefault("gateway_secret", secret_values["gateway_secret"])
     data.setdefault("providers", [{"name": "sandbox", "type": "sandbox", "expose": True}])
     data.setdefault("logging", {}).setdefault("format", "console")
-    dashboard_user = _dashboard_dev_user(secret_values["dashboard_password"])
-    if dashboard_user is not None:
-        dash = data.setdefault("dashboard", {})
-        dash.setdefault("users", [dashboard_user])
-        dash.setdefault("cookie_secure", False)  # plain http on loopback
+    dash = data.setdefault("dashboard", {})
+    dash.setdefault("users", [dev_user(secret_values["dashboard_password"])])
+    dash.setdefault("cookie_secure", False)  # plain http on loopback
     return data
-
-
-def _dashboard_dev_user(password: str) -> dict[str, Any] | None:
-    try:
-        from gateway.dashboard.auth import dev_user
-    except ImportError:
-        return None
-    user: dict[str, Any] = dev_user(password)
-    return user
 
 
 def run_dev(data_dir: Path, config: Path | None, port: int | None = None) -> int:
