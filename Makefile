@@ -18,7 +18,7 @@ run: setup
 	$(BIN)/smsguard dev
 
 test: setup
-	scripts/ensure-system-deps.sh redis chromium
+	scripts/ensure-system-deps.sh redis chromium promtool
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Refreshes the README's pictures (docs/img) from the browser tests.
