@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from redis.exceptions import RedisError
 from gateway.appkeys import CLOCK, EVENTS, METRICS, PHONE_HASH, READINESS, REDIS, SETTINGS
 from gateway.clock import Clock
 from gateway.health import CheckResult
-from gateway.logs import PhoneHasher, get_logger, mask_phone, mask_phones_in
+from gateway.logs import PhoneHasher, get_logger, mask_phones_in
 from gateway.metrics import Metrics
 from gateway.models import Decision, SmsRequest
 from gateway.settings import EventsSettings
@@ -93,11 +94,19 @@ class NullSink:
         return None
 
 
+# The tail of a masked number ("+44*******123", or "44*******123" in velocity reasons).
+_MASKED_TAIL = re.compile(r"(?<!\d)(\d{2}\*+)\d{3}(?!\d)")
+
+
 def _cut(text: str | None, limit: int = _MAX_TEXT) -> str | None:
-    """Free text for an event: phone-number-like runs masked, then cut to `limit` characters."""
+    """Free text for an event: phone-number-like runs masked, then cut to `limit` characters.
+
+    The tail digits a log line keeps are starred too: beside the event's `prefix` they would leave
+    fewer than HIDDEN_DIGITS unknown.
+    """
     if text is None:
         return None
-    text = mask_phones_in(text)
+    text = _MASKED_TAIL.sub(r"\1***", mask_phones_in(text))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -110,15 +119,16 @@ def build_event(
     hasher: PhoneHasher,
     prefix_digits: int,
 ) -> dict[str, Any]:
-    """The stored form of one decision: phone-safe (masked + keyed hash + short prefix only)."""
+    """The stored form of one decision: phone-safe (masked + keyed hash + prefix only)."""
+    prefix = safe_prefix(sms.recipient, prefix_digits)
     event: dict[str, Any] = {
         "time": sms.received_at,
         "id": sms.request_id,
         "action": outcome.status,
         "http_status": outcome.http_status,
-        "to": mask_phone(sms.recipient),
+        "to": masked_recipient(sms.recipient, prefix),
         "phone_hash": hasher(sms.recipient),
-        "prefix": safe_prefix(sms.recipient, prefix_digits),
+        "prefix": prefix,
         "ip": sms.ip,
         "latency_ms": round(outcome.latency_ms, 2),
     }
@@ -161,17 +171,27 @@ def build_event(
     return event
 
 
-# The masked recipient shows the last 3 digits; with the prefix beside it, at least this many
-# digits in between must stay unknown (a short Danish number with a 6-digit prefix would
-# otherwise leave one digit to guess).
+# Digits of a recipient no event shows: the prefix (the dashboard's block target) is kept whole,
+# so the masked recipient gives up tail digits instead of the prefix giving up its own.
 HIDDEN_DIGITS = 4
+_TAIL_MAX = 3
 
 
 def safe_prefix(number: str, digits: int) -> str:
-    """The first `digits` digits, shortened so that prefix + masked tail never nearly spell
-    the number."""
+    """The first `digits` digits; shorter only for a number so short that they would leave fewer
+    than HIDDEN_DIGITS unknown (a 7-digit island number)."""
     body = number.lstrip("+")
-    return body[: max(0, min(digits, len(body) - 3 - HIDDEN_DIGITS))]
+    return body[: max(0, min(digits, len(body) - HIDDEN_DIGITS))]
+
+
+def masked_recipient(number: str, prefix: str) -> str:
+    """The recipient as events show it: the prefix, stars, and as many of the last 3 digits as
+    leave HIDDEN_DIGITS unknown: +447285123456 with prefix 447285 is "+447285****56"."""
+    if not number:
+        return ""
+    body = number.lstrip("+")
+    tail = max(0, min(_TAIL_MAX, len(body) - len(prefix) - HIDDEN_DIGITS))
+    return "+" + prefix + "*" * (len(body) - len(prefix) - tail) + body[len(body) - tail :]
 
 
 def aggregate_fields(event: dict[str, Any]) -> Iterable[str]:

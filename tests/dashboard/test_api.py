@@ -45,7 +45,7 @@ async def test_overview_counts_sent_blocked_and_rule(client: Client) -> None:
     assert ov["totals"]["blocked"] == 7
     assert ov["blocked_by_rule"] == [{"rule": "prefix-burst", "count": 7}]
     assert ov["top_countries"] == [{"country": "GB", "count": 7}]
-    assert ov["top_prefixes"] == [{"prefix": "44770", "count": 7}]
+    assert ov["top_prefixes"] == [{"prefix": "447700", "count": 7}]
     assert ov["top_networks"] == [{"network": "198.51.100.0/24", "count": 7}]
     assert sum(ov["series"]["blocked"]) == 7
 
@@ -150,7 +150,7 @@ async def test_csv_export_has_one_row_per_event_with_masked_numbers(client: Clie
     rows = list(csv.DictReader(io.StringIO(await resp.text())))
     assert len(rows) == 7
     assert {r["rule"] for r in rows} == {"prefix-burst"}
-    assert all(re.fullmatch(r"'\+44\*+\d{3}", r["to"]) for r in rows)
+    assert all(re.fullmatch(r"'\+447700\*{4}\d{2}", r["to"]) for r in rows)
 
 
 async def test_one_click_block_takes_effect_on_the_next_request(client: Client) -> None:

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from gateway.events import HOUR_PREFIX, MINUTE_PREFIX, STREAM_KEY, Outcome, decode_event
+from gateway.events import (
+    HOUR_PREFIX,
+    MINUTE_PREFIX,
+    STREAM_KEY,
+    Outcome,
+    decode_event,
+    masked_recipient,
+    safe_prefix,
+)
 from gateway.models import Action, Decision, ShadowHit, TraceStep
 from gateway.redisproc import free_port
 from tests.events.helpers import RECIPIENT, blocked, blocked_outcome, recorder, signals, sms
@@ -39,8 +47,8 @@ async def test_stored_event_has_masked_recipient_and_never_the_full_number(redis
     ((sid, fields),) = await redis.xrange(STREAM_KEY)
     assert RECIPIENT.lstrip("+").encode() not in fields[b"e"]
     event = decode_event(sid, fields)
-    assert event["to"] == "+44*******123"
-    assert event["prefix"] == "44770"  # shortened: prefix + masked tail leave 4 digits unknown
+    assert event["to"] == "+447700****23"  # 4 digits unknown beside the 6-digit prefix
+    assert event["prefix"] == "447700"
     assert len(event["phone_hash"]) == 16
 
 
@@ -74,7 +82,7 @@ async def test_aggregates_count_per_minute_and_hour_by_dimension(redis: Redis) -
     assert agg[b"a|sent"] == b"1"
     assert agg[b"r|blocked|prefix-burst"] == b"3"
     assert agg[b"c|blocked|GB"] == b"3"
-    assert agg[b"p|blocked|44770"] == b"3"
+    assert agg[b"p|blocked|447700"] == b"3"
     assert agg[b"n|blocked|203.0.113.0/24"] == b"3"
     assert agg[b"asn|blocked|64500"] == b"3"
     assert agg[b"s|block|asn-hosting"] == b"3"
@@ -130,14 +138,24 @@ async def test_events_buffered_during_an_outage_are_written_once_redis_answers(
     await dead.aclose()
 
 
-def test_prefix_and_masked_tail_never_nearly_spell_the_number() -> None:
-    """For short numbers the stored prefix shrinks: at least 4 digits stay unknown."""
-    from gateway.events import safe_prefix
+def test_prefix_and_masked_recipient_never_nearly_spell_the_number() -> None:
+    """Prefix and masked recipient together leave at least 4 digits of any number unknown."""
+    for number in ("+6834002", "+4512345678", "+447400123456", "+14155550123", "+8613800138000"):
+        prefix = safe_prefix(number, 8)
+        shown = masked_recipient(number, prefix)
+        assert shown.startswith("+" + prefix)
+        assert shown.count("*") >= 4, shown
 
-    for number in ("+4512345678", "+447400123456", "+14155550123", "+8613800138000"):
-        digits = number.lstrip("+")
-        assert len(digits) - len(safe_prefix(number, 8)) - 3 >= 4
-    assert safe_prefix("+8613800138000", 6) == "861380"
+
+@pytest.mark.parametrize(
+    ("number", "prefix"),
+    [("+447285123456", "447285"), ("+4512345678", "451234"), ("+14155550123", "141555")],
+)
+def test_the_stored_prefix_keeps_prefix_digits_for_every_usual_number(
+    number: str, prefix: str
+) -> None:
+    """A number of 10+ digits keeps all `events.prefix_digits` (6): the dashboard's block target."""
+    assert safe_prefix(number, 6) == prefix
 
 
 async def test_free_text_fields_never_hold_a_full_number(redis: Redis) -> None:
@@ -159,4 +177,5 @@ async def test_free_text_fields_never_hold_a_full_number(redis: Redis) -> None:
     rows: Any = await redis.xrange(STREAM_KEY)
     stored = rows[0][1][b"e"]
     assert b"7700900123" not in stored
-    assert b"+44*******123" in stored
+    assert b"900123" not in stored  # no tail digits beside the stored prefix 447700
+    assert b"+44**********" in stored
