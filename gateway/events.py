@@ -38,6 +38,8 @@ from gateway.metrics import Metrics
 from gateway.models import Decision, SmsRequest
 from gateway.settings import EventsSettings
 from gateway.signals import Signals
+from gateway.signals.registry import shown as shown_signals
+from gateway.signals.registry import stored as stored_signals
 
 log = get_logger("gateway.events")
 
@@ -47,13 +49,12 @@ HOUR_PREFIX = "smsguard:agg:h:"
 # ASN -> organisation name, for the dashboard's top lists (aggregates count by ASN number only).
 ASN_NAMES_KEY = "smsguard:events:asn-names"
 
-# Aggregate dimension code -> event field counted under it (per action).
+# Aggregate dimension code -> event field counted under it (per action): the rule, the prefix,
+# and each signal the registry shows in a top list.
 DIMENSIONS: dict[str, str] = {
     "r": "rule",
-    "c": "country",
     "p": "prefix",
-    "n": "net",
-    "asn": "asn",
+    **{how.top: where.field for where, how in shown_signals() if how.top},
 }
 # Actions an event can have (from Outcome.status).
 ACTIONS = ("sent", "blocked", "dropped", "failed", "error")
@@ -138,17 +139,13 @@ def build_event(
     if outcome.error:
         event["error"] = _cut(outcome.error)
     if signals is not None:
-        event.update(
-            country=signals.phone_country,
-            number_type=signals.number_type,
-            ip=signals.ip or sms.ip,
-            net=signals.ip_net,
-            ip_country=signals.ip_country,
-            asn=signals.asn,
-            as_org=_cut(signals.as_org, 80),
-            ua=signals.ua_family,
-            automation=signals.ua_automation,
-        )
+        for spec, how in stored_signals():
+            value = spec.get(signals)
+            if isinstance(value, str) and how.limit is not None:
+                value = _cut(value, how.limit)
+            # An unknown signal never hides what the request itself said (the raw IP).
+            if value is not None or event.get(how.field) is None:
+                event[how.field] = value
     if decision is not None:
         event["decision"] = decision.action.value
         event["rule"] = decision.rule_id

@@ -173,7 +173,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     for item in args.signal:
         name, sep, raw = item.partition("=")
-        if not sep or name not in SIGNALS or not SIGNALS[name].field:
+        if not sep or name not in SIGNALS or SIGNALS[name].assign is None:
             print(f"--signal {item}: NAME=VALUE with a known signal name", file=sys.stderr)
             return 2
         overrides[name] = yaml.safe_load(raw)

@@ -28,7 +28,6 @@ Each case runs on a fresh in-memory velocity store and a FakeClock: no Redis is 
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -245,7 +244,7 @@ def _step(
         signals = {}
     for name in signals:
         spec = SIGNALS.get(str(name))
-        if spec is None or not spec.field:
+        if spec is None or spec.assign is None:
             ctx.error((*path, "signals", name), f"unknown signal {name!r}")
     repeat = raw.get("repeat", 1)
     if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 100_000:
@@ -293,8 +292,11 @@ def build_request(request: dict[str, Any], request_id: str, now: float) -> SmsRe
 
 
 def override_signals(signals: Signals, overrides: dict[str, Any]) -> Signals:
-    changes = {SIGNALS[name].field: value for name, value in overrides.items()}
-    return dataclasses.replace(signals, **changes) if changes else signals
+    for name, value in overrides.items():
+        assign = SIGNALS[name].assign
+        if assign is not None:
+            signals = assign(signals, value)
+    return signals
 
 
 async def run_case(rules: RuleSet, case: Case, extractor: SignalExtractor) -> CaseResult:
