@@ -158,6 +158,8 @@ class Dashboard:
             "path_qs": request.path_qs,
             "bar": charts.bar,
             "iso": queries.iso,
+            "signal_columns": queries.SIGNAL_COLUMNS,
+            "signal_filters": queries.SIGNAL_FILTERS,
             "notice": NOTICES.get(request.query.get("notice", ""), ""),
         }
         base.update(context)
@@ -336,7 +338,11 @@ class Dashboard:
         except (queries.FilterError, ValueError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response(
-            {"events": page.events, "next_before": page.next_before, "scanned": page.scanned}
+            {
+                "events": [e.as_dict() for e in page.events],
+                "next_before": page.next_before,
+                "scanned": page.scanned,
+            }
         )
 
     async def event_page(self, request: web.Request, session: Session) -> web.StreamResponse:
@@ -347,14 +353,14 @@ class Dashboard:
             "dashboard/event.html",
             request,
             session,
-            {"e": event, "raw": json.dumps(event, indent=2, sort_keys=True)},
+            {"e": event, "raw": json.dumps(event.as_dict(), indent=2, sort_keys=True)},
         )
 
     async def event_api(self, request: web.Request, session: Session) -> web.StreamResponse:
         event = await queries.get_event(self._redis(request), request.match_info["sid"])
         if event is None:
             return web.json_response({"error": "no such event"}, status=404)
-        return web.json_response(event)
+        return web.json_response(event.as_dict())
 
     async def events_csv(self, request: web.Request, session: Session) -> web.StreamResponse:
         try:

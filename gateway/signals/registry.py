@@ -44,10 +44,12 @@ class Stored:
 class Shown:
     """How the dashboard shows a stored signal."""
 
-    heading: str  # the column of the events table
+    heading: str  # its label on the event page and the events table
     format: str = "{}"  # how a value is written in the column ("AS{}")
     filter: bool = False  # the events page filters on it (exact value, case-insensitive)
     top: str = ""  # aggregate code: stopped traffic counted by value for the overview's top lists
+    block: str = ""  # the override kind its one-click "block" button posts ("" = no button)
+    table: bool = True  # a column of the events table too (else only on the event page)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,7 @@ _DECLARED = (
         "phone_country",
         "ISO region of the number",
         Stored("country"),
-        Shown("Country", filter=True, top="c"),
+        Shown("Country", filter=True, top="c", block="country"),
     ),
     request(
         "phone.type",
@@ -142,14 +144,21 @@ _DECLARED = (
     request("phone.valid", "bool", "phone_valid", "the number is valid for its region"),
     request("phone.calling_code", "int", "calling_code", "country calling code, 44"),
     derived("phone.prefix", "phone", _digits, "the first `digits` digits of the number, no '+'"),
-    request("ip", "ip", "ip", "the end user's IP (v4 or v6)", Stored("ip"), Shown("IP")),
+    request(
+        "ip",
+        "ip",
+        "ip",
+        "the end user's IP (v4 or v6)",
+        Stored("ip"),
+        Shown("IP", block="ip"),
+    ),
     request(
         "ip.net",
         "str",
         "ip_net",
         "the IP's /24 (v4) or /64 (v6) network",
         Stored("net"),
-        Shown("Network", top="n"),
+        Shown("Network", top="n", block="cidr"),
     ),
     derived("ip.net48", "str", _net48, "IPv6 /48"),
     request(
@@ -158,7 +167,7 @@ _DECLARED = (
         "ip_country",
         "ISO country of the IP",
         Stored("ip_country"),
-        Shown("IP country"),
+        Shown("IP country", table=False),
     ),
     request(
         "ip.asn",
@@ -168,7 +177,14 @@ _DECLARED = (
         Stored("asn"),
         Shown("ASN", format="AS{}", top="asn"),
     ),
-    request("ip.org", "str", "as_org", "organisation owning the AS", Stored("as_org", limit=80)),
+    request(
+        "ip.org",
+        "str",
+        "as_org",
+        "organisation owning the AS",
+        Stored("as_org", limit=80),
+        Shown("AS organisation", table=False),
+    ),
     request("ip.anonymous", "bool", "ip_anonymous", "any anonymiser (VPN, proxy, Tor)"),
     request("ip.hosting", "bool", "ip_hosting", "a hosting / cloud provider"),
     request("ip.tor", "bool", "ip_tor", "a Tor exit node"),
@@ -188,6 +204,7 @@ _DECLARED = (
         "ua_automation",
         "headless browser, HTTP library or other automation marker",
         Stored("automation"),
+        Shown("Automation", table=False),
     ),
     request("language", "str", "language", "the request's language"),
     request("message_type", "str", "message_type", "Auth0 message type: sms, voice"),

@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from gateway.dashboard.eventsearch import decode_event
 from gateway.events import (
     HOUR_PREFIX,
     MINUTE_PREFIX,
     STREAM_KEY,
     Outcome,
-    decode_event,
+    ShadowEntry,
+    TraceEntry,
     masked_recipient,
     safe_prefix,
 )
@@ -47,9 +49,9 @@ async def test_stored_event_has_masked_recipient_and_never_the_full_number(redis
     ((sid, fields),) = await redis.xrange(STREAM_KEY)
     assert RECIPIENT.lstrip("+").encode() not in fields[b"e"]
     event = decode_event(sid, fields)
-    assert event["to"] == "+447700****23"  # 4 digits unknown beside the 6-digit prefix
-    assert event["prefix"] == "447700"
-    assert len(event["phone_hash"]) == 16
+    assert event.to == "+447700****23"  # 4 digits unknown beside the 6-digit prefix
+    assert event.prefix == "447700"
+    assert len(event.phone_hash) == 16
 
 
 async def test_stored_event_carries_rule_trace_shadow_and_network(redis: Redis) -> None:
@@ -59,13 +61,11 @@ async def test_stored_event_carries_rule_trace_shadow_and_network(redis: Redis) 
     await rec.flush()
     ((sid, fields),) = await redis.xrange(STREAM_KEY)
     event = decode_event(sid, fields)
-    assert (event["action"], event["rule"]) == ("blocked", "prefix-burst")
-    assert event["http_status"] == 429
-    assert event["shadow"] == [
-        {"rule": "asn-hosting", "action": "block", "reason": "hosting network"}
-    ]
-    assert event["trace"][0] == ["allow-test-numbers", False, ""]
-    assert event["trace"][2] == ["prefix-burst", True, "11 > 10 in 10m"]
+    assert (event.action, event.rule) == ("blocked", "prefix-burst")
+    assert event.http_status == 429
+    assert event.shadow == [ShadowEntry("asn-hosting", "block", "hosting network")]
+    assert event.trace[0] == TraceEntry("allow-test-numbers", False, "")
+    assert event.trace[2] == TraceEntry("prefix-burst", True, "11 > 10 in 10m")
     assert (event["net"], event["asn"], event["country"]) == ("203.0.113.0/24", 64500, "GB")
 
 
