@@ -32,9 +32,9 @@ def _condition(tmp_path: Path, condition: str) -> Condition:
             "    action: block\n"
         },
     )
-    condition = load_rules(tmp_path).rules[0].condition
-    assert condition is not None
-    return condition
+    loaded = load_rules(tmp_path).rules[0].condition
+    assert loaded is not None
+    return loaded
 
 
 def _event(signals: Signals = BASE) -> DecisionEvent:
