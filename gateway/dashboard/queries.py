@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from redis.asyncio import Redis
 
@@ -76,7 +76,7 @@ class Overview:
     currency: str
     saved_by_country: list[tuple[str, int, float]] = field(default_factory=list)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> dict[str, object]:
         return {
             "range": self.range,
             "bucket_s": self.bucket_s,
@@ -114,7 +114,7 @@ async def read_buckets(
     pipe = redis.pipeline(transaction=False)
     for n in numbers:
         pipe.hgetall(f"{prefix}{n}")
-    raw: list[Any] = await pipe.execute()
+    raw: list[dict[bytes | str, bytes | str] | None] = await pipe.execute()
     buckets = [{_s(k): int(v) for k, v in (r or {}).items()} for r in raw]
     return range_ if range_ in RANGES else "hour", size, [n * size for n in numbers], buckets
 
@@ -139,7 +139,7 @@ async def overview(
     names: dict[str, str] = {}
     asn_top = dims["asn"].most_common(top)
     if asn_top:
-        orgs: list[Any] = await redis.hmget(ASN_NAMES_KEY, [a for a, _ in asn_top])
+        orgs: list[bytes | str | None] = await redis.hmget(ASN_NAMES_KEY, [a for a, _ in asn_top])
         names = {a: _s(o) for (a, _), o in zip(asn_top, orgs, strict=True) if o}
     saved_by_country = []
     for country, n in dims["c"].most_common():
