@@ -89,7 +89,7 @@ class DecisionEvent:
         out.update(self.signals)
         out["tags"] = list(self.tags)
         out["shadow"] = [_shadow_dict(h) for h in self.shadow]
-        out["trace"] = [[t.rule, t.matched, t.detail] for t in self.trace]
+        out["trace"] = [_trace_list(t) for t in self.trace]
         out["trace_cut"] = self.trace_cut
         out["sid"] = self.sid
         out["delivery"] = self.delivery
@@ -108,7 +108,7 @@ class DecisionEvent:
         if self.shadow:
             out["shadow"] = [_shadow_dict(h) for h in self.shadow]
         if self.trace:
-            out["trace"] = [[t.rule, t.matched, t.detail] for t in self.trace]
+            out["trace"] = [_trace_list(t) for t in self.trace]
         if self.trace_cut:
             out["trace_cut"] = self.trace_cut
         return json.dumps(out, separators=(",", ":"))
@@ -173,6 +173,10 @@ _FIELDS = frozenset(DecisionEvent.__dataclass_fields__) - {"signals"}
 
 def _shadow_dict(h: ShadowEntry) -> dict[str, str | None]:
     return {"rule": h.rule, "action": h.action, "reason": h.reason}
+
+
+def _trace_list(t: TraceEntry) -> list[str | bool]:
+    return [t.rule, t.matched, t.detail]
 
 
 def _text(value: object) -> str | None:
