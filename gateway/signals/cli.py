@@ -51,7 +51,9 @@ def _cmd_signals(args: argparse.Namespace) -> int:
             user_agent=args.user_agent,
             language=args.language,
         )
-        print(json.dumps(dataclasses.asdict(extractor.compute(sms)), indent=2))
+        shown = dataclasses.asdict(extractor.compute(sms))
+        shown.pop("state")  # filled only by later stages, which this command does not run
+        print(json.dumps(shown, indent=2))
     finally:
         geoip.close()
     return 0
