@@ -23,7 +23,7 @@ from gateway.dashboard.eventsearch import (
     get_event,
 )
 from gateway.dashboard.export import CSV_COLUMNS, csv_row, iso
-from gateway.events import ASN_NAMES_KEY, HOUR_PREFIX, MINUTE_PREFIX
+from gateway.events import ASN_NAMES_KEY, DIMENSIONS, HOUR_PREFIX, MINUTE_PREFIX
 from gateway.settings import PricesSettings
 
 __all__ = [
@@ -125,7 +125,7 @@ async def overview(
     name, size, starts, buckets = await read_buckets(redis, range_, now)
     series = {a: [b.get(f"a|{a}", 0) for b in buckets] for a in SERIES}
     totals: Counter[str] = Counter()
-    dims: dict[str, Counter[str]] = {d: Counter() for d in ("r", "c", "p", "n", "asn")}
+    dims: dict[str, Counter[str]] = {d: Counter() for d in DIMENSIONS}
     shadow: Counter[tuple[str, str]] = Counter()
     for bucket in buckets:
         for fld, n in bucket.items():
