@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Literal
 
 from gateway.errors import ConfigError, Location, Problem
+from gateway.regexes import UnsafeRegex, capped, compile_regex
 
 ListKind = Literal["cidr", "prefix", "country", "asn", "string", "regex"]
 KINDS: tuple[str, ...] = ("cidr", "prefix", "country", "asn", "string", "regex")
@@ -175,7 +176,7 @@ class ValueList:
     def __len__(self) -> int:
         return len(self._values)
 
-    def contains(self, value: str | int) -> bool:
+    def contains(self, value: object) -> bool:
         """True when `value` is listed. Countries ignore case; ASNs accept 1234 or "AS1234"."""
         if self.kind == "country":
             return isinstance(value, str) and value.strip().upper() in self._values
@@ -185,7 +186,7 @@ class ValueList:
             if isinstance(value, int):
                 return value in self._values
             try:
-                return _parse_asn(value) in self._values
+                return isinstance(value, str) and _parse_asn(value) in self._values
             except _BadItem:
                 return False
         return str(value) in self._values
@@ -207,6 +208,7 @@ class RegexList:
 
     def search(self, text: str) -> str | None:
         """The first listed pattern (its source text) found somewhere in `text`, else None."""
+        text = capped(text)
         for pattern in self._patterns:
             if pattern.search(text):
                 return pattern.pattern
@@ -517,6 +519,6 @@ def _parse_string(text: str) -> str:
 
 def _parse_regex(text: str) -> re.Pattern[str]:
     try:
-        return re.compile(text)
-    except re.error as exc:
-        raise _BadItem(f"invalid regular expression {text!r}: {exc.msg}", exc.pos or 0) from None
+        return compile_regex(text)
+    except UnsafeRegex as exc:
+        raise _BadItem(str(exc), exc.offset) from None
