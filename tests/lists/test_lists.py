@@ -201,6 +201,22 @@ def test_invalid_regex_is_an_error_at_its_column() -> None:
     ]
 
 
+def test_regex_with_nested_unbounded_repetition_is_refused_at_its_line() -> None:
+    """A pattern open to catastrophic backtracking, `(a+)+`, is refused where it is written."""
+    found = problems_of("regex", "ok", "^(a+)+$")
+    assert len(found) == 1
+    assert found[0].startswith("lists/test.txt:2:6: list 'test' (regex): regular expression")
+    assert "catastrophic backtracking" in found[0]
+
+
+def test_regex_list_searches_only_the_first_characters_of_the_text() -> None:
+    """A regex list sees the first 512 characters of a text, so a long input costs no more."""
+    regexes = load_list("regex", items("z$"), "t")
+    assert isinstance(regexes, RegexList)
+    assert regexes.search("a" * 100 + "z") == "z$"
+    assert regexes.search("a" * 5000 + "z") is None
+
+
 def test_unknown_kind_is_an_error() -> None:
     """A kind that does not exist is refused, naming the kinds that do."""
     with pytest.raises(ConfigError, match="unknown kind 'ipset'; one of cidr, prefix"):

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from gateway.errors import ConfigError
 from gateway.policy.loader import load_rules
 from gateway.signals import Signals
 from tests.policy.helpers import signals, write_rules
@@ -189,3 +190,19 @@ def test_explain_says_what_was_compared(tmp_path: Path) -> None:
     cond = matcher(tmp_path, "{signal: phone.e164, prefix: ['+4474']}")
     text = cond.explain(signals(e164="+447400123456"))
     assert text == "phone.e164=+44*******456 prefix [+4474]: yes"
+
+
+def test_regex_sees_only_the_first_characters_of_the_signal(tmp_path: Path) -> None:
+    """`regex` searches the first 512 characters: a long user agent cannot make it slow."""
+    cond = '{signal: ua, regex: "z$"}'
+    assert check(tmp_path, cond, signals(user_agent="a" * 100 + "z"))
+    assert not check(tmp_path, cond, signals(user_agent="a" * 5000 + "z"))
+
+
+def test_regex_open_to_catastrophic_backtracking_is_refused_at_load(tmp_path: Path) -> None:
+    """A nested unbounded repetition, `(\\w+\\s?)*`, is refused with its file:line:col."""
+    with pytest.raises(ConfigError) as caught:
+        matcher(tmp_path, r'{signal: ua, regex: "^(\\w+\\s?)*$"}')
+    (problem,) = caught.value.problems
+    assert str(problem).startswith(f"{tmp_path / '10-a.yaml'}:6:")
+    assert "catastrophic backtracking" in str(problem)
