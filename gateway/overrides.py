@@ -22,13 +22,13 @@ import contextlib
 import ipaddress
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from aiohttp import web
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 
 from gateway.appkeys import CLOCK, OVERRIDES, READINESS, REDIS, SETTINGS
 from gateway.clock import Clock
@@ -154,6 +154,19 @@ def check_breadth(kind: str, value: str, action: str) -> str | None:
     if kind == "prefix" and action == "allow" and len(value) < SHORTEST_ALLOW_PREFIX:
         return f"allowing prefix {value} covers too many numbers (< {SHORTEST_ALLOW_PREFIX} digits)"
     return None
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _target(raw: bytes | str) -> tuple[str, str] | None:
+    """The (kind, value) of a stored override; None when it cannot be read."""
+    try:
+        o = Override.from_json(raw)
+    except (ValueError, TypeError):
+        return None
+    return o.kind, o.value
 
 
 class _Index:
@@ -289,21 +302,7 @@ class Overrides:
             created_at=now,
             expires_at=now + expires_in_s if expires_in_s else None,
         )
-        # Read the list from Redis, not the cache: another instance may have added the same target.
-        current: Any = await self._redis.hgetall(HASH_KEY)
-        replaced = []
-        for key, raw in current.items():
-            with contextlib.suppress(ValueError, TypeError):
-                o = Override.from_json(raw)
-                if (o.kind, o.value) == (kind_n, value_n):
-                    replaced.append(key.decode())
-        pipe = self._redis.pipeline(transaction=True)
-        if replaced:
-            pipe.hdel(HASH_KEY, *replaced)
-        pipe.hset(HASH_KEY, override.id, override.to_json())
-        self._audit(pipe, "add", override, author, reason)
-        pipe.publish(CHANNEL, override.id)
-        await pipe.execute()
+        replaced = await self._replace(override, reason)
         for old in replaced:
             self._items.pop(old, None)
         self._items[override.id] = override
@@ -317,6 +316,31 @@ class Overrides:
             id=override.id,
         )
         return override
+
+    async def _replace(self, override: Override, reason: str) -> list[str]:
+        """Store `override` in place of any for the same target; the ids it replaced.
+
+        Reads the list from Redis, not the cache (another instance may have added the same
+        target), under WATCH: a concurrent change to the list retries, so two racing adds of one
+        target leave one override, not two."""
+        target = (override.kind, override.value)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(HASH_KEY)
+                    current = await pipe.hgetall(HASH_KEY)
+                    replaced = [_text(k) for k, raw in current.items() if _target(raw) == target]
+                    # redis-py leaves Pipeline.multi unannotated.
+                    cast(Callable[[], None], pipe.multi)()
+                    if replaced:
+                        pipe.hdel(HASH_KEY, *replaced)
+                    pipe.hset(HASH_KEY, override.id, override.to_json())
+                    self._audit(pipe, "add", override, override.author, reason)
+                    pipe.publish(CHANNEL, override.id)
+                    await pipe.execute()
+                    return replaced
+                except WatchError:
+                    continue
 
     async def remove(self, override_id: str, *, author: str, reason: str = "") -> Override | None:
         """Delete an override; audited and published. None when it did not exist."""

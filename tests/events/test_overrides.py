@@ -221,3 +221,18 @@ async def test_notes_have_every_audit_field(redis: Redis) -> None:
         None,
         None,
     )
+
+
+async def test_racing_adds_of_one_target_leave_one_override(redis_url: str) -> None:
+    """Adds of the same target racing from several instances store it once, not once each."""
+    clients: list[Redis] = [Redis.from_url(redis_url) for _ in range(5)]
+    instances = [Overrides(c, FakeClock()) for c in clients]
+    try:
+        await asyncio.gather(
+            *(o.add("ip", "198.51.100.77", "block", reason="race", author="a") for o in instances)
+        )
+        stored = await clients[0].hvals(HASH_KEY)
+    finally:
+        for c in clients:
+            await c.aclose()
+    assert sum(b"198.51.100.77" in raw for raw in stored) == 1
