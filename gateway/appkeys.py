@@ -16,7 +16,8 @@ from gateway.settings import Settings
 if TYPE_CHECKING:
     from gateway.events import EventSink
     from gateway.health import Readiness
-    from gateway.pipeline import MessagePath, OverrideSource
+    from gateway.overrides import Overrides
+    from gateway.pipeline import MessagePath
     from gateway.policy import Policy
     from gateway.providers.base import Router
     from gateway.signals import SignalSource
@@ -34,7 +35,7 @@ POLICY: web.AppKey[Policy] = web.AppKey("policy")
 ROUTER: web.AppKey[Router] = web.AppKey("router")
 EVENTS: web.AppKey[EventSink] = web.AppKey("events")
 SIGNALS: web.AppKey[SignalSource] = web.AppKey("signals")
-OVERRIDES: web.AppKey[OverrideSource] = web.AppKey("overrides")
+OVERRIDES: web.AppKey[Overrides] = web.AppKey("overrides")
 
 # Per-request storage: the request id, and the fields of the request's one log line.
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -1,6 +1,6 @@
 """POST /sms: the message path, end to end.
 
-    intake (JWT, body, parse) -> signals -> overrides / policy -> Decision
+    intake (JWT, body, parse) -> signals -> policy (overrides, then rules) -> Decision
       -> allow: provider router -> 200 | 502     block: rule's status     drop: 200, nothing sent
       -> every request: one event recorded, one log line
 
@@ -14,7 +14,6 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -23,7 +22,6 @@ from gateway.appkeys import (
     EVENTS,
     LOG_FIELDS,
     METRICS,
-    OVERRIDES,
     PHONE_HASH,
     PIPELINE,
     POLICY,
@@ -50,10 +48,6 @@ JSON_TYPES = ("application/json",)
 ROUTER_GRACE_S = 2.0
 
 
-class OverrideSource(Protocol):
-    def match(self, signals: Signals) -> Any: ...
-
-
 @dataclass
 class MessagePath:
     """One object per app holding every stage of the path; `handle` is the POST /sms handler."""
@@ -64,7 +58,6 @@ class MessagePath:
     policy: Policy
     router: Router
     events: EventSink
-    overrides: OverrideSource | None
     metrics: Metrics
     clock: Clock
     hasher: PhoneHasher
@@ -115,7 +108,7 @@ class MessagePath:
         try:
             # Deciding must leave the router its time; nothing has been sent if this expires.
             async with asyncio.timeout(self._left(started)):
-                decision = self._override(signals) or await self.policy.decide(sms, signals)
+                decision = await self.policy.decide(sms, signals)
         except TimeoutError:
             latency = (self.clock.monotonic() - started) * 1000
             self.events.record(
@@ -192,21 +185,6 @@ class MessagePath:
     def _left(self, started: float) -> float:
         return max(0.0, started + self.deadline_s - self.clock.monotonic())
 
-    def _override(self, signals: Signals) -> Decision | None:
-        if self.overrides is None:
-            return None
-        override = self.overrides.match(signals)
-        if override is None:
-            return None
-        # The override's id, not its value: a prefix override can be a whole phone number, and
-        # the rule id goes to logs, metrics labels and the answer to Auth0.
-        rule = f"override:{override.id}"
-        if override.action == "allow":
-            return Decision.allow(f"allowed by override: {override.reason}", rule_id=rule)
-        return Decision(
-            Action.BLOCK, rule_id=rule, reason=f"blocked by override: {override.reason}", status=403
-        )
-
     async def _read_body(self, request: web.Request) -> bytes:
         ctype = request.content_type
         if ctype not in JSON_TYPES and not ctype.endswith("+json"):
@@ -240,7 +218,6 @@ def setup(app: web.Application) -> None:
             policy=app[POLICY],
             router=app[ROUTER],
             events=app[EVENTS],
-            overrides=app.get(OVERRIDES),
             metrics=app[METRICS],
             clock=app[CLOCK],
             hasher=app[PHONE_HASH],

@@ -1,8 +1,8 @@
 """The security team's dashboard: what was blocked, why, and what to do about it.
 
 Off (404) unless `dashboard.users` lists at least one user. Pages under /dashboard, JSON under
-/dashboard/api, static files under /static/dashboard. Overrides (gateway/overrides.py) are installed
-whether or not the dashboard is on, so every instance applies them.
+/dashboard/api, static files under /static/dashboard. Overrides (gateway/overrides/) are installed
+by the app factory whether or not the dashboard is on, so every instance applies them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import overrides
 from gateway.appkeys import SETTINGS
 from gateway.dashboard.views import BASE, Dashboard
 from gateway.logs import get_logger
@@ -23,7 +22,6 @@ DASHBOARD: web.AppKey[Dashboard] = web.AppKey("dashboard", Dashboard)
 
 
 def setup(app: web.Application) -> None:
-    overrides.setup(app)
     settings = app[SETTINGS]
     if not settings.dashboard.users:
         log.info(

@@ -1,7 +1,8 @@
 """The policy engine: ordered YAML rules, named lists, velocity counters -> a Decision.
 
 The message path depends only on the `Policy` protocol below. `setup(app)` loads the rule set at
-startup (a bad set stops the startup with every error), installs the `RuleEngine` as app[POLICY],
+startup (a bad set stops the startup with every error), installs the `RuleEngine` (overrides first,
+then the rules) as app[POLICY],
 registers the "rules" readiness check, and reloads on file changes (rules.watch) and on SIGHUP.
 """
 
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
-from gateway.appkeys import CLOCK, METRICS, POLICY, READINESS, REDIS, SETTINGS
+from gateway.appkeys import CLOCK, METRICS, OVERRIDES, POLICY, READINESS, REDIS, SETTINGS
 from gateway.errors import ConfigError
 from gateway.health import CheckResult
 from gateway.logs import get_logger
@@ -71,7 +72,14 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     secret = settings.rules.counter_hash_key
     await store.start(secret.get_secret_value().encode() if secret is not None else None)
-    engine = RuleEngine(rules, store, clock=app[CLOCK], metrics=metrics, path=path)
+    engine = RuleEngine(
+        rules,
+        store,
+        clock=app[CLOCK],
+        metrics=metrics,
+        path=path,
+        overrides=app.get(OVERRIDES),
+    )
     app[POLICY] = engine
     log.info("rules_loaded", version=engine.version, rules=len(rules.rules), path=str(path))
 

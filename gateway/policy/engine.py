@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.clock import Clock
 from gateway.errors import ConfigError, Location, Problem
@@ -29,6 +30,9 @@ from gateway.models import Action, Decision, ShadowHit, SmsRequest, TraceStep
 from gateway.policy.loader import Rule, RuleSet, format_duration, load_rules
 from gateway.signals import Signals
 from gateway.velocity import CounterCheck, CounterResult, HitOutcome, VelocityStore
+
+if TYPE_CHECKING:
+    from gateway.overrides import Overrides
 
 log = get_logger("gateway.policy")
 
@@ -59,7 +63,8 @@ class RuleEngine:
     """Decides with the current rule set; `replace`/`reload` swap the set atomically.
 
     Construct with a loaded RuleSet (`load_rules(path)`), a VelocityStore (`RedisVelocity` in the
-    gateway, `LocalVelocity` in `rules test`) and the clock. `path` enables `reload()`.
+    gateway, `LocalVelocity` in `rules test`) and the clock. `path` enables `reload()`. In the
+    gateway, `overrides` (the dashboard's manual blocks and allows) decide before the rules.
     """
 
     def __init__(
@@ -72,8 +77,10 @@ class RuleEngine:
         path: Path | None = None,
         max_reservations: int = 100_000,
         loader: Callable[[Path], RuleSet] = load_rules,
+        overrides: Overrides | None = None,
     ) -> None:
         self.store = store
+        self.overrides = overrides
         self.clock = clock
         self.metrics = metrics
         self.path = path
@@ -169,7 +176,12 @@ class RuleEngine:
     # -------------------------------------------------------------------------------- deciding
 
     async def decide(self, sms: SmsRequest, signals: Signals, *, explain: bool = False) -> Decision:
-        """Evaluate the rules for one request; counters are checked and updated in one call."""
+        """Decide one request: a matching override first, else the rules (their counters are
+        checked and updated in one call)."""
+        if self.overrides is not None:
+            manual = self.overrides.decide(signals)
+            if manual is not None:
+                return manual
         return await self._evaluate(sms, signals, explain=explain, write=True)
 
     async def explain(self, sms: SmsRequest, signals: Signals) -> Decision:

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from gateway.clock import FakeClock
+from gateway.models import Action
 from gateway.overrides import HASH_KEY, OverrideError, Overrides
+from gateway.policy.engine import RuleEngine
+from gateway.policy.loader import load_rules
+from gateway.velocity import LocalVelocity
 from tests.events.helpers import signals
+from tests.policy.helpers import signals as policy_signals
+from tests.policy.helpers import sms, write_rules
 
 
 @pytest.fixture
@@ -236,3 +243,23 @@ async def test_racing_adds_of_one_target_leave_one_override(redis_url: str) -> N
         for c in clients:
             await c.aclose()
     assert sum(b"198.51.100.77" in raw for raw in stored) == 1
+
+
+async def test_the_policy_asks_the_overrides_before_the_rules(redis: Redis, tmp_path: Path) -> None:
+    """A request an override blocks is decided by the override, even when a rule would allow it;
+    one it does not match goes on to the rules."""
+    folder = write_rules(
+        tmp_path,
+        {"10-a.yaml": "default: {action: allow}\nrules: []\n"},
+    )
+    o = Overrides(redis, FakeClock())
+    await o.add("ip", "198.51.100.9", "block", reason="pumping", author="alice")
+    engine = RuleEngine(load_rules(folder), LocalVelocity(), clock=FakeClock(), overrides=o)
+    blocked = await engine.decide(sms(), policy_signals(ip="198.51.100.9"))
+    assert (blocked.action, blocked.status) == (Action.BLOCK, 403)
+    assert blocked.rule_id is not None
+    assert blocked.rule_id.startswith("override:")
+    assert blocked.reason == "blocked by override: pumping"
+    passed = await engine.decide(sms(), policy_signals(ip="198.51.100.10"))
+    assert passed.action is Action.ALLOW
+    assert passed.rule_id != blocked.rule_id
