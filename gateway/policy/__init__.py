@@ -4,6 +4,15 @@ The message path depends only on the `Policy` protocol below. `setup(app)` loads
 startup (a bad set stops the startup with every error), installs the `RuleEngine` (overrides first,
 then the rules) as app[POLICY],
 registers the "rules" readiness check, and reloads on file changes (rules.watch) and on SIGHUP.
+
+    loader.py        load_rules: the rule files -> a RuleSet, every problem with its file:line:col
+    ruleset.py       RuleSet, Rule, Velocity, DefaultAction (what a loaded set holds)
+    listdefs.py      the `lists:` section: named lists, inline or from files
+    velocityspec.py  the `velocity:` block: keys, limits, durations
+    conditions/      condition types, their registry and the condition parser
+    signalnames.py   the signal names rules use
+    engine.py        RuleEngine: overrides, then the rules, with velocity counters -> a Decision
+    cli.py, testing.py  `smsguard rules ...` and the rule tests
 """
 
 from __future__ import annotations

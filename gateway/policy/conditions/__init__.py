@@ -19,7 +19,14 @@ Trees combine leaves with `all: [...]`, `any: [...]` and `not: {...}`.
     parser.py       parse_condition: YAML -> a Condition tree, every problem located
 """
 
-from gateway.policy.conditions.base import Condition, DefinedList, Leaf, Operand, ParseContext
+from gateway.policy.conditions.base import (
+    Condition,
+    DefinedList,
+    Leaf,
+    Operand,
+    ParseContext,
+    YamlPath,
+)
 from gateway.policy.conditions.parser import parse_condition
 from gateway.policy.conditions.registry import COMBINATORS, OPERATORS
 
@@ -31,5 +38,6 @@ __all__ = [
     "Leaf",
     "Operand",
     "ParseContext",
+    "YamlPath",
     "parse_condition",
 ]
