@@ -32,33 +32,18 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from itertools import islice
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
+from gateway.countries import NotACountry, country_code
 from gateway.errors import ConfigError, Location, Problem
 from gateway.regexes import UnsafeRegex, capped, compile_regex
 
 ListKind = Literal["cidr", "prefix", "country", "asn", "string", "regex"]
-KINDS: tuple[str, ...] = ("cidr", "prefix", "country", "asn", "string", "regex")
+KINDS: tuple[ListKind, ...] = get_args(ListKind)
 
 # At most this many problems are reported for one list (a wrong `kind:` on a million-line file
 # would otherwise produce a million-line error); the last problem says how many were left out.
 MAX_PROBLEMS = 1000
-
-# ISO 3166-1 alpha-2, plus XK (Kosovo, user-assigned but used by MaxMind and phone metadata).
-_ISO_CODES = """
-    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS
-    BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE
-    EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM
-    HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC
-    LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA
-    NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW
-    SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO
-    TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW XK
-"""
-ISO_COUNTRIES: frozenset[str] = frozenset(_ISO_CODES.split())
-_COUNTRY_HINTS = {"UK": "GB", "EL": "GR"}
-# YAML 1.1 reads an unquoted NO (Norway) as false; a country item "False" is almost surely that.
-_YAML_NO = "YAML reads an unquoted NO as false: write 'NO' in quotes"
 
 _U32 = "I" if array("I").itemsize == 4 else "L"  # an unsigned 32-bit array type code
 _V4_MAX = (1 << 32) - 1
@@ -496,14 +481,10 @@ def _parse_prefix(text: str) -> str:
 
 
 def _parse_country(text: str) -> str:
-    code = text.upper()
-    if code not in ISO_COUNTRIES:
-        hint = _COUNTRY_HINTS.get(code)
-        extra = f"; did you mean {hint}?" if hint else ""
-        if code == "FALSE":
-            extra = f" ({_YAML_NO})"
-        raise _BadItem(f"{text!r} is not an ISO 3166-1 alpha-2 country code{extra}")
-    return code
+    try:
+        return country_code(text)
+    except NotACountry as exc:
+        raise _BadItem(str(exc)) from None
 
 
 def _parse_asn(text: str) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from gateway.countries import is_country
 from gateway.errors import ConfigError, Location, Problem
 from gateway.settings import PricesSettings
 
@@ -79,7 +80,7 @@ def parse_price_csv(text: str, source: str) -> PriceTable:
             continue
         if country == _DEFAULT_ROW:
             default = price
-        elif len(country) == 2 and country.isalpha():
+        elif is_country(country):
             if country in prices:
                 problems.append(Problem(where, f"country {country} listed twice"))
             prices[country] = price

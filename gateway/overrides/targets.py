@@ -8,6 +8,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from gateway.countries import is_country
 from gateway.errors import SmsGuardError
 from gateway.logs import mask_phone
 from gateway.models import Action, Decision
@@ -108,7 +109,7 @@ def normalise(kind: str, value: str) -> tuple[Kind, str]:
         return "prefix", digits
     if kind == "country":
         code = value.upper()
-        if len(code) != 2 or not code.isalpha() or not code.isascii():
+        if not is_country(code):
             raise OverrideError("value", f"{value!r} is not an ISO country code (GB, US ...)")
         return "country", code
     raise OverrideError("kind", f"{kind!r} is not one of {', '.join(KINDS)}")

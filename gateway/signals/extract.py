@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from gateway.countries import is_country
 from gateway.geoip import GeoIp
 from gateway.models import SmsRequest
 from gateway.phone import phone_facts
@@ -94,6 +95,6 @@ class SignalExtractor:
 def _auth0_country(sms: SmsRequest) -> str | None:
     geo = sms.auth0_geoip
     code = geo.get("countryCode") if isinstance(geo, dict) else None
-    if isinstance(code, str) and len(code) == 2 and code.isascii() and code.isalpha():
+    if isinstance(code, str) and is_country(code.upper()):
         return code.upper()
     return None

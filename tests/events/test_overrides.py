@@ -149,11 +149,13 @@ async def test_every_change_is_audited_with_author_and_reason(redis: Redis) -> N
         ("cidr", "10.0.0.0/33"),
         ("prefix", "44ab"),
         ("country", "GBR"),
+        ("country", "ZZ"),
         ("asn", "64500"),
     ],
 )
 async def test_invalid_targets_are_refused(redis: Redis, kind: str, value: str) -> None:
-    """Bad IPs, CIDRs, prefixes, country codes and unknown kinds raise OverrideError."""
+    """Bad IPs, CIDRs, prefixes, codes not on the ISO country list and unknown kinds raise
+    OverrideError."""
     o = Overrides(redis, FakeClock())
     with pytest.raises(OverrideError):
         await o.add(kind, value, "block", reason="r", author="a")
