@@ -94,76 +94,6 @@ def test_duplicate_rule_ids_across_files_are_refused(tmp_path: Path) -> None:
     assert f"{tmp_path / '10-a.yaml'}:2:5" in found
 
 
-def test_unknown_signal_and_operator_are_refused(tmp_path: Path) -> None:
-    """A misspelt signal or operator is an error naming the known ones."""
-    write_rules(
-        tmp_path,
-        {
-            "10-a.yaml": """
-        rules:
-          - id: one
-            description: d
-            conditions: {signal: phone.kind, equals: MOBILE}
-            action: block
-          - id: two
-            description: d
-            conditions: {signal: phone.type, equal: MOBILE}
-            action: block
-        """
-        },
-    )
-    found = problems(tmp_path)
-    assert [p.split(": ", 1)[0].rsplit(":", 2)[1:] for p in found] == [["4", "18"], ["8", "38"]]
-    assert "unknown signal 'phone.kind'" in found[0]
-    assert "unknown key 'equal'" in found[1]
-
-
-def test_wrong_value_types_are_refused(tmp_path: Path) -> None:
-    """Booleans, integers and number types are checked against the signal's kind."""
-    write_rules(
-        tmp_path,
-        {
-            "10-a.yaml": """
-        rules:
-          - id: one
-            description: d
-            conditions:
-              all:
-                - {signal: phone.valid, equals: "no"}
-                - {signal: phone.type, in: [MOBILE, CELLPHONE]}
-                - {signal: body.code_length, lt: four}
-                - {signal: ip.country, cidr: [10.0.0.0/8]}
-            action: block
-        """
-        },
-    )
-    found = problems(tmp_path)
-    assert any("6:33: phone.valid is true or false" in p for p in found), found
-    assert any("7:45: unknown number type 'CELLPHONE'" in p for p in found), found
-    assert any("8:38: `lt` takes a number" in p for p in found), found
-    assert any("9:32: `cidr` does not apply to ip.country" in p for p in found), found
-
-
-def test_list_kind_must_fit_the_signal(tmp_path: Path) -> None:
-    """A CIDR list cannot be tested against a phone number."""
-    write_rules(
-        tmp_path,
-        {
-            "10-a.yaml": """
-        lists:
-          nets: {kind: cidr, items: [10.0.0.0/8]}
-        rules:
-          - id: one
-            description: d
-            conditions: {signal: phone.e164, list: nets}
-            action: block
-        """
-        },
-    )
-    (found,) = problems(tmp_path)
-    assert "6:38: list 'nets' holds cidr items" in found
-
-
 def test_list_file_errors_point_into_the_list_file(tmp_path: Path) -> None:
     """A bad line in a list file is reported at that file's line."""
     write_rules(
@@ -184,46 +114,6 @@ def test_list_file_errors_point_into_the_list_file(tmp_path: Path) -> None:
     found = problems(tmp_path)
     assert any(p.startswith(f"{tmp_path / 'lists' / 'nets.txt'}:3:1:") for p in found), found
     assert any(p.endswith("list 'nets' failed to load (see its errors)") for p in found)
-
-
-def test_missing_list_file_is_an_error(tmp_path: Path) -> None:
-    """A list file that does not exist is reported at the `file:` key."""
-    write_rules(
-        tmp_path,
-        {
-            "10-a.yaml": """
-        lists:
-          nets: {kind: cidr, file: lists/missing.txt}
-        rules: []
-        """
-        },
-    )
-    (found,) = problems(tmp_path)
-    assert "2:22: cannot read list file lists/missing.txt" in found
-
-
-def test_velocity_errors_are_reported(tmp_path: Path) -> None:
-    """Unknown keys, bad durations and limits in a velocity block are errors."""
-    write_rules(
-        tmp_path,
-        {
-            "10-a.yaml": """
-        rules:
-          - id: one
-            description: d
-            velocity:
-              key: [recipient, phone.prefix:40]
-              limits: [{max: 0, per: 10m}, {max: 5, per: 10 minutes}]
-              count: messages
-            action: block
-        """
-        },
-    )
-    found = problems(tmp_path)
-    assert any("5:24: 'phone.prefix:40'" in p for p in found), found
-    assert any("6:17: `max` is a positive integer" in p for p in found), found
-    assert any("6:45: `per` is a duration" in p for p in found), found
-    assert any("7:7: `count` is attempts or sent" in p for p in found), found
 
 
 def test_one_default_per_set(tmp_path: Path) -> None:
@@ -248,26 +138,6 @@ def test_empty_folder_is_an_error(tmp_path: Path) -> None:
     assert "no rule files" in problems(tmp_path)[0]
 
 
-def test_an_empty_condition_list_is_an_error(tmp_path: Path) -> None:
-    """`conditions: []` would match every request: it is refused."""
-    write_rules(
-        tmp_path, {"10-a.yaml": GOOD.replace("{signal: phone.type, equals: PREMIUM_RATE}", "[]")}
-    )
-    (found,) = problems(tmp_path)
-    assert found.startswith(f"{tmp_path / '10-a.yaml'}:4:")
-    assert "an empty list of conditions" in found
-
-
-def test_prefix_values_must_have_the_prefix_length(tmp_path: Path) -> None:
-    """phone.prefix with digits: 3 cannot equal a 5-digit value: refused."""
-    cond = "{signal: phone.prefix, digits: 3, in: ['44740', '447']}"
-    write_rules(
-        tmp_path, {"10-a.yaml": GOOD.replace("{signal: phone.type, equals: PREMIUM_RATE}", cond)}
-    )
-    (found,) = problems(tmp_path)
-    assert "'44740' has 5 digits but phone.prefix has `digits: 3`" in found
-
-
 def test_duplicate_ids_are_reported_even_with_other_errors(tmp_path: Path) -> None:
     """A duplicate id is reported even when the duplicate rule is invalid for other reasons too."""
     bad = GOOD.replace("PREMIUM_RATE", "PREMIUM")
@@ -275,37 +145,6 @@ def test_duplicate_ids_are_reported_even_with_other_errors(tmp_path: Path) -> No
     found = problems(tmp_path)
     assert any("duplicate rule id 'premium'" in p for p in found)
     assert any("unknown number type 'PREMIUM'" in p for p in found)
-
-
-def test_a_list_that_failed_to_load_is_named_where_it_is_used(tmp_path: Path) -> None:
-    """A rule using a broken list says the list failed to load (not that it is unknown)."""
-    text = """
-    lists:
-      nets: {kind: cidr, items: [10.0.0.1/8]}
-    rules:
-      - id: nets
-        description: nets
-        conditions: {signal: ip, list: nets}
-        action: block
-    """
-    write_rules(tmp_path, {"10-a.yaml": text})
-    found = problems(tmp_path)
-    assert "host bits set" in found[0]
-    assert found[1].endswith("list 'nets' failed to load (see its errors)")
-
-
-def test_velocity_rules_cannot_allow(tmp_path: Path) -> None:
-    """A velocity rule acts over its limit: `allow` would send exactly that traffic."""
-    text = """
-    rules:
-      - id: per-ip
-        description: per ip
-        velocity: {key: ip, limits: [{max: 5, per: 1m}]}
-        action: allow
-    """
-    write_rules(tmp_path, {"10-a.yaml": text})
-    (found,) = problems(tmp_path)
-    assert "its action is block, drop or tag, not allow" in found
 
 
 def test_errors_are_sorted_by_file_and_line(tmp_path: Path) -> None:
@@ -325,15 +164,6 @@ def test_errors_are_sorted_by_file_and_line(tmp_path: Path) -> None:
     assert len(found) == 4
 
 
-def test_a_list_file_name_with_a_nul_byte_is_a_located_error(tmp_path: Path) -> None:
-    """A list `file:` that is not a usable path is reported, not raised as a crash."""
-    text = 'lists:\n  nets: {kind: cidr, file: "a\\0b"}\nrules: []\n'
-    (tmp_path / "10-a.yaml").write_text(text)
-    (found,) = problems(tmp_path)
-    assert found.startswith(f"{tmp_path / '10-a.yaml'}:2:")
-    assert "`file` is a path" in found
-
-
 def test_duplicate_key_does_not_hide_the_other_errors(tmp_path: Path) -> None:
     """A key written twice is reported together with the file's other mistakes."""
     folder = write_rules(
@@ -347,3 +177,145 @@ def test_duplicate_key_does_not_hide_the_other_errors(tmp_path: Path) -> None:
     found = problems(folder)
     assert any(":6:5: duplicate key 'action'" in p for p in found)
     assert any(":10:5: unknown key 'bogus'" in p for p in found)
+
+
+def _rule(conditions: str) -> str:
+    """A one-rule file whose conditions are `conditions` (the rule's conditions on line 4)."""
+    return GOOD.replace("{signal: phone.type, equals: PREMIUM_RATE}", conditions)
+
+
+# One mistake (or a few of one family) per case: the file, then (where, what) for each problem that
+# must be reported (where: the "line:col:" it starts at, "" for anywhere), and how many problems
+# in all (None: at least those).
+MISTAKES = {
+    "unknown signal and operator name the known ones": (
+        """
+        rules:
+          - id: one
+            description: d
+            conditions: {signal: phone.kind, equals: MOBILE}
+            action: block
+          - id: two
+            description: d
+            conditions: {signal: phone.type, equal: MOBILE}
+            action: block
+        """,
+        [("4:18:", "unknown signal 'phone.kind'"), ("8:38:", "unknown key 'equal'")],
+        2,
+    ),
+    "values are checked against the signal's kind": (
+        """
+        rules:
+          - id: one
+            description: d
+            conditions:
+              all:
+                - {signal: phone.valid, equals: "no"}
+                - {signal: phone.type, in: [MOBILE, CELLPHONE]}
+                - {signal: body.code_length, lt: four}
+                - {signal: ip.country, cidr: [10.0.0.0/8]}
+            action: block
+        """,
+        [
+            ("6:33:", "phone.valid is true or false"),
+            ("7:45:", "unknown number type 'CELLPHONE'"),
+            ("8:38:", "`lt` takes a number"),
+            ("9:32:", "`cidr` does not apply to ip.country"),
+        ],
+        None,
+    ),
+    "a list's kind must fit the signal": (
+        """
+        lists:
+          nets: {kind: cidr, items: [10.0.0.0/8]}
+        rules:
+          - id: one
+            description: d
+            conditions: {signal: phone.e164, list: nets}
+            action: block
+        """,
+        [("6:38:", "list 'nets' holds cidr items")],
+        1,
+    ),
+    "a missing list file is reported at its file key": (
+        """
+        lists:
+          nets: {kind: cidr, file: lists/missing.txt}
+        rules: []
+        """,
+        [("2:22:", "cannot read list file lists/missing.txt")],
+        1,
+    ),
+    "a list file name with a NUL byte is a located error": (
+        'lists:\n  nets: {kind: cidr, file: "a\\0b"}\nrules: []\n',
+        [("2:", "`file` is a path")],
+        1,
+    ),
+    "a list that failed to load is named where it is used": (
+        """
+        lists:
+          nets: {kind: cidr, items: [10.0.0.1/8]}
+        rules:
+          - id: nets
+            description: nets
+            conditions: {signal: ip, list: nets}
+            action: block
+        """,
+        [("", "host bits set"), ("", "list 'nets' failed to load (see its errors)")],
+        2,
+    ),
+    "velocity keys, limits, durations and count are checked": (
+        """
+        rules:
+          - id: one
+            description: d
+            velocity:
+              key: [recipient, phone.prefix:40]
+              limits: [{max: 0, per: 10m}, {max: 5, per: 10 minutes}]
+              count: messages
+            action: block
+        """,
+        [
+            ("5:24:", "'phone.prefix:40'"),
+            ("6:17:", "`max` is a positive integer"),
+            ("6:45:", "`per` is a duration"),
+            ("7:7:", "`count` is attempts or sent"),
+        ],
+        None,
+    ),
+    "a velocity rule cannot allow": (
+        """
+        rules:
+          - id: per-ip
+            description: per ip
+            velocity: {key: ip, limits: [{max: 5, per: 1m}]}
+            action: allow
+        """,
+        [("", "its action is block, drop or tag, not allow")],
+        1,
+    ),
+    "an empty condition list would match everything": (
+        _rule("[]"),
+        [("4:", "an empty list of conditions")],
+        1,
+    ),
+    "phone.prefix values must have the prefix length": (
+        _rule("{signal: phone.prefix, digits: 3, in: ['44740', '447']}"),
+        [("", "'44740' has 5 digits but phone.prefix has `digits: 3`")],
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "expected", "count"), MISTAKES.values(), ids=list(MISTAKES))
+def test_a_mistake_is_reported_at_its_line_and_column(
+    tmp_path: Path, text: str, expected: list[tuple[str, str]], count: int | None
+) -> None:
+    """Each mistake in a rule file is reported with its file:line:col and what is wrong."""
+    write_rules(tmp_path, {"10-a.yaml": text})
+    found = problems(tmp_path)
+    file = tmp_path / "10-a.yaml"
+    for where, what in expected:
+        assert any(p.startswith(f"{file}:{where}") and what in p for p in found), (what, found)
+    if count is not None:
+        assert len(found) == count, found
