@@ -8,9 +8,10 @@ import contextlib
 import json
 import secrets
 from collections.abc import Callable
-from typing import Any, cast
+from typing import cast
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, WatchError
 
 from gateway.clock import Clock
@@ -37,7 +38,7 @@ AUDIT_MAX = 10_000
 
 
 def _text(raw: bytes | str) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
 
 
 def _target(raw: bytes | str) -> tuple[str, str] | None:
@@ -89,18 +90,20 @@ class Overrides:
         items = [o for o in self._items.values() if o.active(now)]
         return sorted(items, key=lambda o: o.created_at, reverse=True)
 
-    async def audit(self, limit: int = 200) -> list[dict[str, Any]]:
+    async def audit(self, limit: int = 200) -> list[dict[str, object]]:
         """The latest changes, newest first."""
-        rows: Any = await self._redis.xrevrange(AUDIT_KEY, count=limit)
-        out = []
-        for sid, fields in rows:
+        rows = await self._redis.xrevrange(AUDIT_KEY, count=limit)
+        out: list[dict[str, object]] = []
+        for sid, fields in rows or []:
+            if sid is None or fields is None:
+                continue
             # Entries written before every field was filled in get the missing ones as None.
-            entry: dict[str, Any] = dict.fromkeys(("time", "change", "author", "reason"))
+            entry: dict[str, object] = dict.fromkeys(("time", "change", "author", "reason"))
             entry.update(dict.fromkeys(AUDIT_FIELDS))
             entry.update(json.loads(fields[b"e"]))
             if entry["kind"] == "prefix" and isinstance(entry["value"], str):
                 entry["value"] = show_value("prefix", entry["value"])
-            entry["sid"] = sid.decode()
+            entry["sid"] = _text(sid)
             out.append(entry)
         return out
 
@@ -198,7 +201,7 @@ class Overrides:
         log.info("override removed", id=override_id, author=author)
         return override
 
-    def _audit(self, pipe: Any, change: str, o: Override, author: str, reason: str) -> None:
+    def _audit(self, pipe: Pipeline, change: str, o: Override, author: str, reason: str) -> None:
         entry = {
             "time": self._clock.time(),
             "change": change,
@@ -213,11 +216,11 @@ class Overrides:
         }
         pipe.xadd(AUDIT_KEY, {"e": json.dumps(entry)}, maxlen=AUDIT_MAX, approximate=True)
 
-    async def note(self, change: str, *, author: str, reason: str, **fields: Any) -> None:
+    async def note(self, change: str, *, author: str, reason: str, **fields: object) -> None:
         """Audit an action that is not an override (a PIN unlock ...) in the same log.
 
         The entry has every field an override's entry has (None where it does not apply)."""
-        entry: dict[str, Any] = {
+        entry: dict[str, object] = {
             "time": self._clock.time(),
             "change": change,
             "author": author,
@@ -233,7 +236,7 @@ class Overrides:
 
     async def reload(self) -> None:
         """Re-read the whole list from Redis; expired entries are removed there (audited once)."""
-        raw: Any = await self._redis.hgetall(HASH_KEY)
+        raw = await self._redis.hgetall(HASH_KEY)
         now = self._clock.time()
         items: dict[str, Override] = {}
         expired: list[Override] = []
@@ -241,7 +244,7 @@ class Overrides:
             try:
                 o = Override.from_json(value)
             except (ValueError, TypeError):
-                log.warning("unreadable override ignored", id=key.decode(errors="replace"))
+                log.warning("unreadable override ignored", id=_text(key))
                 continue
             (items.__setitem__(o.id, o) if o.active(now) else expired.append(o))
         for o in expired:

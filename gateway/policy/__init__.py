@@ -24,7 +24,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
@@ -107,9 +107,9 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     app[READINESS].add("rules", rules_check)
 
     loop = asyncio.get_running_loop()
-    tasks: set[asyncio.Task[Any]] = set()
+    tasks: set[asyncio.Task[object]] = set()
 
-    def spawn(coro: Coroutine[Any, Any, Any]) -> None:
+    def spawn(coro: Coroutine[object, None, object]) -> None:
         task = loop.create_task(coro)
         tasks.add(task)
         task.add_done_callback(tasks.discard)
