@@ -3,12 +3,12 @@ and the `Operand` handed to a leaf's `parse` (what was written, where, and for w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from gateway.errors import Location, Problem
-from gateway.lists import NamedList
+from gateway.lists import CidrList, NamedList, PrefixList, RegexList
 from gateway.policy.signalnames import Getter, Kind, SignalSpec
 from gateway.signals import Signals
 from gateway.yamlsrc import Locator
@@ -115,3 +115,14 @@ def show(signal: str, value: object) -> str:
 def shown_items(raw: Sequence[object]) -> str:
     """The first five items of a written list, for explanations."""
     return "[" + ", ".join(str(v) for v in raw[:5]) + (", ..." if len(raw) > 5 else "") + "]"
+
+
+def matcher_test(m: NamedList) -> Callable[[object], bool]:
+    """A list's membership test for a signal value (prefix, regex, CIDR or exact value)."""
+    if isinstance(m, PrefixList):
+        return lambda v: m.match(str(v)) is not None
+    if isinstance(m, RegexList):
+        return lambda v: m.search(str(v)) is not None
+    if isinstance(m, CidrList):
+        return lambda v: m.contains(str(v))
+    return m.contains

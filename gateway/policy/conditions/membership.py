@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from gateway.lists import CidrList, ListKind, PrefixList, RegexList
-from gateway.policy.conditions.base import DefinedList, Leaf, Operand, shown_items
+from gateway.lists import ListKind
+from gateway.policy.conditions.base import DefinedList, Leaf, Operand, matcher_test, shown_items
 from gateway.policy.conditions.values import Member, member_test
 from gateway.policy.signalnames import Kind
 
@@ -64,16 +62,7 @@ class InList(Leaf):
 
     def __init__(self, operand: Operand, shown: str, defined: DefinedList) -> None:
         super().__init__(operand, shown)
-        m = defined.matcher
-        self.test_fn: Callable[[object], bool]
-        if isinstance(m, PrefixList):
-            self.test_fn = lambda v: m.match(str(v)) is not None
-        elif isinstance(m, RegexList):
-            self.test_fn = lambda v: m.search(str(v)) is not None
-        elif isinstance(m, CidrList):
-            self.test_fn = lambda v: m.contains(str(v))
-        else:
-            self.test_fn = m.contains
+        self.test_fn = matcher_test(defined.matcher)
 
     @classmethod
     def parse(cls, operand: Operand) -> Leaf | None:

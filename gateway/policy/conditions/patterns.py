@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import ClassVar
 
 from gateway.errors import ConfigError
-from gateway.lists import CidrList, NamedList, PrefixList, load_list
-from gateway.policy.conditions.base import Leaf, Operand
+from gateway.lists import ListKind, NamedList, load_list
+from gateway.policy.conditions.base import Leaf, Operand, matcher_test
 from gateway.regexes import UnsafeRegex, capped, compile_regex
 
 
@@ -27,50 +29,41 @@ def _inline_list(kind: str, operand: Operand) -> tuple[NamedList, str] | None:
     return built, "[" + ", ".join(str(v) for v in raw[:5]) + "]"
 
 
-class Prefix(Leaf):
+class Inline(Leaf):
+    """Items written in the condition itself, matched like a named list of `list_kind`."""
+
+    list_kind: ClassVar[ListKind]
+
+    def __init__(self, operand: Operand, shown: str, test: Callable[[object], bool]) -> None:
+        super().__init__(operand, shown)
+        self.test_fn = test
+
+    @classmethod
+    def parse(cls, operand: Operand) -> Leaf | None:
+        found = _inline_list(cls.list_kind, operand)
+        if found is None:
+            return None
+        built, shown = found
+        return cls(operand, shown, matcher_test(built))
+
+    def test(self, value: object) -> bool:
+        return self.test_fn(value)
+
+
+class Prefix(Inline):
     key = "prefix"
-    example = '{signal: phone.e164, prefix: ["+4470", "+881"]}'
+    list_kind = "prefix"
     kinds = frozenset({"phone"})
     applies_to = "`phone.e164`, `phone.prefix`"
-
-    def __init__(self, operand: Operand, shown: str, prefixes: PrefixList) -> None:
-        super().__init__(operand, shown)
-        self.prefixes = prefixes
-
-    @classmethod
-    def parse(cls, operand: Operand) -> Leaf | None:
-        found = _inline_list("prefix", operand)
-        if found is None:
-            return None
-        prefixes, shown = found
-        assert isinstance(prefixes, PrefixList)
-        return cls(operand, shown, prefixes)
-
-    def test(self, value: object) -> bool:
-        return self.prefixes.match(str(value)) is not None
+    example = '{signal: phone.e164, prefix: ["+4470", "+881"]}'
 
 
-class Cidr(Leaf):
+class Cidr(Inline):
     key = "cidr"
-    example = '{signal: ip, cidr: [10.0.0.0/8, "2001:db8::/32"]}'
+    list_kind = "cidr"
     kinds = frozenset({"ip"})
     applies_to = "`ip`"
-
-    def __init__(self, operand: Operand, shown: str, nets: CidrList) -> None:
-        super().__init__(operand, shown)
-        self.nets = nets
-
-    @classmethod
-    def parse(cls, operand: Operand) -> Leaf | None:
-        found = _inline_list("cidr", operand)
-        if found is None:
-            return None
-        nets, shown = found
-        assert isinstance(nets, CidrList)
-        return cls(operand, shown, nets)
-
-    def test(self, value: object) -> bool:
-        return self.nets.contains(str(value))
+    example = '{signal: ip, cidr: [10.0.0.0/8, "2001:db8::/32"]}'
 
 
 class Regex(Leaf):
