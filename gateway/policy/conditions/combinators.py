@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
 from gateway.policy.conditions.base import Condition
 from gateway.signals import Signals
 
 
-class All(Condition):
+class Group(Condition):
+    """Children combined by `combine` (all or any), shown as `name(...)`."""
+
+    name: ClassVar[str]
+    combine: ClassVar[Callable[[Iterable[bool]], bool]]
+
     def __init__(self, children: list[Condition]) -> None:
         self.children = children
 
     def matches(self, s: Signals) -> bool:
-        return all(c.matches(s) for c in self.children)
+        return type(self).combine(c.matches(s) for c in self.children)
 
     def explain(self, s: Signals) -> str:
-        return "all(" + "; ".join(c.explain(s) for c in self.children) + ")"
+        return self.name + "(" + "; ".join(c.explain(s) for c in self.children) + ")"
 
 
-class Any_(Condition):
-    def __init__(self, children: list[Condition]) -> None:
-        self.children = children
+class All(Group):
+    name = "all"
+    combine = all
 
-    def matches(self, s: Signals) -> bool:
-        return any(c.matches(s) for c in self.children)
 
-    def explain(self, s: Signals) -> str:
-        return "any(" + "; ".join(c.explain(s) for c in self.children) + ")"
+class Any_(Group):
+    name = "any"
+    combine = any
 
 
 class Not(Condition):
