@@ -26,12 +26,12 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
 from gateway.cidrs import CidrList, load_cidr
 from gateway.countries import NotACountry, country_code
 from gateway.errors import ConfigError, Location, Problem
-from gateway.listitems import BadItem, Where
+from gateway.listitems import BadItem, BadSink, Where
 from gateway.regexes import UnsafeRegex, capped, compile_regex
 
 __all__ = [
@@ -49,6 +49,8 @@ __all__ = [
     "load_list_file_isolated",
     "read_list_file",
 ]
+
+T = TypeVar("T")
 
 ListKind = Literal["cidr", "prefix", "country", "asn", "string", "regex"]
 KINDS: tuple[ListKind, ...] = get_args(ListKind)
@@ -246,35 +248,16 @@ def _load(kind: str, items: Iterable[tuple[str, Where]], name: str) -> NamedList
     if kind == "cidr":
         result = load_cidr(items, name, bad)
     elif kind == "prefix":
-        prefixes: list[str] = []
-        for item, where in items:
-            try:
-                prefixes.append(_parse_prefix(item))
-            except BadItem as exc:
-                bad(where, exc)
-        result = PrefixList(name, prefixes)
+        result = PrefixList(name, _parsed(items, _parse_prefix, bad))
     elif kind in ("country", "asn", "string"):
         parsers: dict[str, Callable[[str], str | int]] = {
             "country": _parse_country,
             "asn": _parse_asn,
             "string": _parse_string,
         }
-        parse = parsers[kind]
-        values: list[str | int] = []
-        for item, where in items:
-            try:
-                values.append(parse(item))
-            except BadItem as exc:
-                bad(where, exc)
-        result = ValueList(name, kind, values)
+        result = ValueList(name, kind, _parsed(items, parsers[kind], bad))
     elif kind == "regex":
-        patterns: list[re.Pattern[str]] = []
-        for item, where in items:
-            try:
-                patterns.append(_parse_regex(item))
-            except BadItem as exc:
-                bad(where, exc)
-        result = RegexList(name, patterns)
+        result = RegexList(name, _parsed(items, _parse_regex, bad))
     else:
         raise ConfigError(
             [
@@ -291,6 +274,17 @@ def _load(kind: str, items: Iterable[tuple[str, Where]], name: str) -> NamedList
     if problems:
         raise ConfigError(problems)
     return result
+
+
+def _parsed(items: Iterable[tuple[str, Where]], parse: Callable[[str], T], bad: BadSink) -> list[T]:
+    """Every item parsed; each bad one reported to `bad` and left out."""
+    out: list[T] = []
+    for item, where in items:
+        try:
+            out.append(parse(item))
+        except BadItem as exc:
+            bad(where, exc)
+    return out
 
 
 def _parse_prefix(text: str) -> str:
