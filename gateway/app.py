@@ -15,7 +15,17 @@ import structlog
 from aiohttp import web
 from redis.asyncio import Redis
 
-from gateway import dashboard, events, overrides, pin, pipeline, policy, providers, signals
+from gateway import (
+    alerts,
+    dashboard,
+    events,
+    overrides,
+    pin,
+    pipeline,
+    policy,
+    providers,
+    signals,
+)
 from gateway.appkeys import (
     CLOCK,
     HTTP,
@@ -84,6 +94,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_handler)
 
+    # Alerts first: every stage after it may report to app[ALERTS] from start-up on.
+    alerts.setup(app)
     # Stages in the order of the message path; each opens its resources after the shared ones.
     signals.setup(app)
     providers.setup(app)

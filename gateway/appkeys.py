@@ -14,6 +14,7 @@ from gateway.metrics import Metrics
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
+    from gateway.alerts.dispatcher import Alerter
     from gateway.events import EventSink
     from gateway.health import Readiness
     from gateway.overrides import Overrides
@@ -36,6 +37,7 @@ ROUTER: web.AppKey[Router] = web.AppKey("router")
 EVENTS: web.AppKey[EventSink] = web.AppKey("events")
 SIGNALS: web.AppKey[SignalSource] = web.AppKey("signals")
 OVERRIDES: web.AppKey[Overrides] = web.AppKey("overrides")
+ALERTS: web.AppKey[Alerter] = web.AppKey("alerts")
 
 # Per-request storage: the request id, and the fields of the request's one log line.
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -192,11 +192,12 @@ def _register_features(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     """The security team's commands, each registered by the stage that owns it: a fixed list,
     no discovery (a missing module is an error, not a silently absent command)."""
     from gateway import signals, simulate
+    from gateway.alerts import cli as alerts_cli
     from gateway.dashboard import cli as dashboard_cli
     from gateway.pin import cli as pin_cli
     from gateway.policy import cli as rules_cli
 
-    for module in (rules_cli, signals, pin_cli, dashboard_cli, simulate):
+    for module in (rules_cli, signals, pin_cli, dashboard_cli, alerts_cli, simulate):
         module.register(sub)
 
 

@@ -4,8 +4,9 @@ SmsGuardError
 ├── ConfigError            a settings or rules file is wrong: every file:line:col problem
 ├── IntakeError            a request to POST /sms cannot be accepted (HTTP status, field)
 │   └── AuthError          the caller is not Auth0 (401)
-└── ProviderError          an SMS provider refused or failed (provider name, retryable?)
-    └── AllProvidersFailed every provider on the route failed (502)
+├── ProviderError          an SMS provider refused or failed (provider name, retryable?)
+│   └── AllProvidersFailed every provider on the route failed (502)
+└── AlertDeliveryError     an alert receiver did not take a message (notifier name, retryable?)
 """
 
 from __future__ import annotations
@@ -99,3 +100,13 @@ class AllProvidersFailed(ProviderError):
         self.errors = errors
         summary = "; ".join(str(e) for e in errors) or "no provider available"
         super().__init__("router", summary, retryable=False)
+
+
+class AlertDeliveryError(SmsGuardError):
+    """An alert receiver did not accept a message. `retryable`: a later try may succeed."""
+
+    def __init__(self, notifier: str, message: str, *, retryable: bool) -> None:
+        self.notifier = notifier
+        self.message = message
+        self.retryable = retryable
+        super().__init__(f"{notifier}: {message}")

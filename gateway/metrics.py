@@ -90,6 +90,18 @@ class Metrics:
             ["store"],
             registry=r,
         )
+        self.alerts = Counter(
+            "smsguard_alerts",
+            "Alert messages by notifier and result (sent, failed, dropped, rate_limited)",
+            ["notifier", "result"],
+            registry=r,
+        )
+        self.alert_incidents = Counter(
+            "smsguard_alert_incidents",
+            "Incidents opened (alerted once across replicas) by severity",
+            ["severity"],
+            registry=r,
+        )
         self.pin_attempts = Counter(
             "smsguard_pin_attempts", "PIN verifications by result", ["result"], registry=r
         )
