@@ -34,7 +34,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Literal
 
-from gateway.errors import ConfigError, Location, Problem
+from gateway.errors import ConfigError, InputError, Location, Problem
 
 ListKind = Literal["cidr", "prefix", "country", "asn", "string", "regex"]
 KINDS: tuple[str, ...] = ("cidr", "prefix", "country", "asn", "string", "regex")
@@ -69,7 +69,7 @@ _ASN_MAX = (1 << 32) - 1
 _Where = Location | tuple[str, int, int]
 
 
-class _BadItem(ValueError):
+class _BadItem(InputError):
     """One list item is invalid; `offset` is the 0-based column inside the item, when known."""
 
     def __init__(self, message: str, offset: int = 0) -> None:
