@@ -7,7 +7,8 @@ Every problem is reported as `file:line:col: key: message`, all at once.
 
     base        Section (the frozen, strict model) and Secret (string, {env: NAME}, {file: PATH})
     server, intake, rules, signals, providers, events, pin, dashboard
-                the models of each stage, in the module named after it
+                the models of each stage, in the module named after it; each provider type's
+                model lives beside its adapter (gateway/providers/registry.py lists them)
     root        Settings: every section, the providers and the routes between them
     env         the SMSGUARD_A__B__C walker that lays environment variables onto file data
     problems    pydantic errors -> Problems at the file line or the variable that set the key
@@ -22,15 +23,7 @@ from gateway.settings.events import EventsSettings, PricesSettings
 from gateway.settings.intake import Auth0Settings, IntakeSettings
 from gateway.settings.load import build_settings, load_settings
 from gateway.settings.pin import PinSettings, PinSigningKey
-from gateway.settings.providers import (
-    BreakerSettings,
-    HttpProviderSettings,
-    ProviderBase,
-    ProviderSettings,
-    SandboxSettings,
-    TwilioSettings,
-    VonageSettings,
-)
+from gateway.settings.providers import BreakerSettings, ProviderBase
 from gateway.settings.redaction import redacted
 from gateway.settings.root import Settings
 from gateway.settings.rules import RulesSettings
@@ -45,24 +38,19 @@ __all__ = [
     "DashboardUser",
     "EventsSettings",
     "GeoipSettings",
-    "HttpProviderSettings",
     "IntakeSettings",
     "LoggingSettings",
     "PinSettings",
     "PinSigningKey",
     "PricesSettings",
     "ProviderBase",
-    "ProviderSettings",
     "RedisSettings",
     "RulesSettings",
-    "SandboxSettings",
     "Secret",
     "Section",
     "ServerSettings",
     "Settings",
     "SignalsSettings",
-    "TwilioSettings",
-    "VonageSettings",
     "build_settings",
     "load_settings",
     "redacted",

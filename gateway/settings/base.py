@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationInfo
 
 
-def _resolve_secret(value: Any, info: ValidationInfo) -> Any:
+def _resolve_secret(value: object, info: ValidationInfo) -> object:
     """Turn `{env: NAME}` / `{file: PATH}` into the secret's text; leave the rest to pydantic."""
     if isinstance(value, Mapping) and len(value) == 1:
         ((kind, ref),) = value.items()

@@ -10,13 +10,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, SecretStr
 
 from gateway.errors import Location, Problem
-from gateway.settings.providers import (
-    HttpProviderSettings,
-    ProviderBase,
-    SandboxSettings,
-    TwilioSettings,
-    VonageSettings,
-)
+from gateway.providers.registry import BY_TYPE
+from gateway.settings.providers import ProviderBase
 from gateway.settings.root import Settings
 
 ENV_PREFIX = "SMSGUARD_"
@@ -58,7 +53,7 @@ def _apply_env(data: dict[str, Any], parts: list[str], raw: str) -> tuple[str, .
         last = index == len(parts) - 1
         key: str | int
         if kind is _AnyProvider:
-            kind = _PROVIDER_TYPES.get(node.get("type") if isinstance(node, dict) else None)
+            kind = BY_TYPE.get(str(node.get("type")) if isinstance(node, dict) else "")
             if kind is None:
                 raise ValueError(f"{'.'.join(path)}: give this provider a `type` in the file")
         if isinstance(kind, type) and issubclass(kind, BaseModel):
@@ -117,14 +112,6 @@ def _unwrap(kind: Any) -> Any:
 
 class _AnyProvider(BaseModel):
     """Stands for "whichever provider type this list item is" while walking env paths."""
-
-
-_PROVIDER_TYPES: dict[Any, type[BaseModel]] = {
-    "twilio": TwilioSettings,
-    "vonage": VonageSettings,
-    "http": HttpProviderSettings,
-    "sandbox": SandboxSettings,
-}
 
 
 def _env_value(kind: Any, raw: str) -> Any:

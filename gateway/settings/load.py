@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -17,7 +16,7 @@ from gateway.yamlsrc import Locator, load_yaml_file
 
 
 def build_settings(
-    data: Any, locator: Locator | None = None, environ: Mapping[str, str] | None = None
+    data: object, locator: Locator | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
     """Validate raw settings data (already merged with env) into Settings; raise ConfigError."""
     file = locator.file if locator else "<settings>"

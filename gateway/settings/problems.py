@@ -5,10 +5,9 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from gateway.errors import Location, Problem
+from gateway.providers.registry import BY_TYPE
 from gateway.settings.env import ENV_PREFIX
 from gateway.yamlsrc import Locator
-
-_UNION_TAGS = {"twilio", "vonage", "http", "sandbox"}
 
 
 def problems_of(
@@ -17,7 +16,7 @@ def problems_of(
     """One problem per pydantic error: `key.path: message` at the line (or variable) that set it."""
     problems = []
     for err in exc.errors():
-        path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+        path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in BY_TYPE))
         dotted = ".".join(str(p) for p in path) or "(top level)"
         where = _where(path, env_paths, locator, file)
         message = err["msg"].removeprefix("Value error, ")

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from gateway.settings.root import Settings
 
 
-def redacted(settings: Settings) -> dict[str, Any]:
+def redacted(settings: Settings) -> dict[str, object]:
     """Settings as a plain dict safe to print: secrets shown as '**********', and passwords in
     URLs (redis://:password@host) replaced too."""
-    shown: dict[str, Any] = _hide_url_passwords(settings.model_dump(mode="json", by_alias=True))
-    return shown
+    dumped = settings.model_dump(mode="json", by_alias=True)
+    return {key: _hide_url_passwords(value) for key, value in dumped.items()}
 
 
 _URL_PASSWORD = re.compile(r"(?<=://)([^:/@]*):[^@/]+@")
 
 
-def _hide_url_passwords(value: Any) -> Any:
+def _hide_url_passwords(value: object) -> object:
     if isinstance(value, str):
         return _URL_PASSWORD.sub(r"\1:**********@", value)
     if isinstance(value, dict):

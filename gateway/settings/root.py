@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails
 
+from gateway.providers.registry import ProviderSettings
+from gateway.providers.sandbox import SandboxSettings
 from gateway.settings.base import Section
 from gateway.settings.dashboard import DashboardSettings
 from gateway.settings.events import EventsSettings, PricesSettings
 from gateway.settings.intake import Auth0Settings, IntakeSettings
 from gateway.settings.pin import PinSettings
-from gateway.settings.providers import ProviderSettings, SandboxSettings
+from gateway.settings.providers import ProviderBase
 from gateway.settings.rules import RulesSettings
 from gateway.settings.server import LoggingSettings, RedisSettings, ServerSettings
 from gateway.settings.signals import GeoipSettings, SignalsSettings
@@ -43,7 +43,7 @@ class Settings(Section):
 
     @field_validator("providers")
     @classmethod
-    def _unique_names(cls, providers: list[Any]) -> list[Any]:
+    def _unique_names(cls, providers: list[ProviderBase]) -> list[ProviderBase]:
         names = [p.name for p in providers]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -58,7 +58,7 @@ class Settings(Section):
         names = {p.name for p in self.providers}
         errors: list[InitErrorDetails] = []
 
-        def bad(loc: tuple[str | int, ...], message: str, value: Any) -> None:
+        def bad(loc: tuple[str | int, ...], message: str, value: object) -> None:
             errors.append(
                 {
                     "type": "value_error",
