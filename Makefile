@@ -19,7 +19,7 @@ run: setup
 
 test: setup
 	scripts/ensure-system-deps.sh redis chromium promtool
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --cov=gateway --cov-branch --cov-report=term $(PYTEST_ARGS)
 
 # Refreshes the README's pictures (docs/img) from the browser tests.
 screenshots: setup

@@ -11,7 +11,6 @@ from redis.asyncio import Redis
 from gateway.clock import Clock
 from gateway.logs import PhoneHasher
 from gateway.metrics import Metrics
-from gateway.settings import Settings
 
 if TYPE_CHECKING:
     from gateway.alerts.dispatcher import Alerter
@@ -21,14 +20,15 @@ if TYPE_CHECKING:
     from gateway.pipeline import MessagePath
     from gateway.policy import Policy
     from gateway.providers.base import Router
+    from gateway.settings import Settings
     from gateway.signals import SignalSource
 
-SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 METRICS = web.AppKey("metrics", Metrics)
 PHONE_HASH = web.AppKey("phone_hash", PhoneHasher)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 # Keys whose types live in stage modules are annotated (no runtime import, so no cycles).
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 REDIS: web.AppKey[Redis] = web.AppKey("redis")
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 PIPELINE: web.AppKey[MessagePath] = web.AppKey("pipeline")

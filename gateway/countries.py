@@ -3,6 +3,8 @@ written (list items, rule values, overrides, price tables) or read (GeoIP answer
 
 from __future__ import annotations
 
+from gateway.errors import InputError
+
 # ISO 3166-1 alpha-2, plus XK (Kosovo, user-assigned but used by MaxMind and phone metadata).
 _ISO_CODES = """
     AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS
@@ -20,7 +22,7 @@ _COUNTRY_HINTS = {"UK": "GB", "EL": "GR"}
 _YAML_NO = "YAML reads an unquoted NO as false: write 'NO' in quotes"
 
 
-class NotACountry(ValueError):
+class NotACountry(InputError):
     """The text is not an ISO 3166-1 alpha-2 code (the message says so, with a hint if one fits)."""
 
 

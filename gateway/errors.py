@@ -1,12 +1,29 @@
-"""Typed errors, each carrying where it happened.
+"""Typed errors, each carrying where it happened. Every error the package raises is in this tree.
 
 SmsGuardError
-├── ConfigError            a settings or rules file is wrong: every file:line:col problem
-├── IntakeError            a request to POST /sms cannot be accepted (HTTP status, field)
-│   └── AuthError          the caller is not Auth0 (401)
-├── ProviderError          an SMS provider refused or failed (provider name, retryable?)
-│   └── AllProvidersFailed every provider on the route failed (502)
-└── AlertDeliveryError     an alert receiver did not take a message (notifier name, retryable?)
+├── ConfigError              a settings or rules file is wrong: every file:line:col problem
+├── IntakeError              a request to POST /sms cannot be accepted (HTTP status, field)
+│   └── AuthError            the caller is not Auth0 (401)
+├── ProviderError            an SMS provider refused or failed (provider name, retryable?)
+│   ├── SendFailed           one attempt on one provider failed          (providers/retry.py)
+│   └── AllProvidersFailed   every provider on the route failed (502)
+├── InputError               a value given by an operator or a caller cannot be used (a ValueError)
+│   ├── FilterError          a dashboard event filter (bad CIDR, time)  (dashboard/eventsearch.py)
+│   ├── RemoteRefused        a simulation target that is not this machine   (simulate/runner.py)
+│   ├── BadItem              one item of a named list                   (listitems.py)
+│   ├── NotACountry          not an ISO 3166 alpha-2 country code        (countries.py)
+│   ├── UnsafeRegex          an operator regex that could backtrack forever (regexes.py)
+│   └── _Bad                 a rule value of the wrong kind       (policy/conditions/values.py)
+├── OverrideError            an override cannot be created as asked (field) (overrides/targets.py)
+├── TokenError               a PIN-step or API token is not ours or expired  (pin/tokens.py)
+├── AlreadyEnrolled          the user has a PIN already                      (pin/service.py)
+├── _Bad                     a PIN JSON API request cannot be served        (pin/api.py)
+├── SimulateError            the simulator's own inputs are wrong           (simulate/__init__.py)
+├── AlertDeliveryError       an alert receiver did not take a message (notifier, retryable?)
+└── RedisNotInstalled        no redis-server on PATH (a RuntimeError)       (redisproc.py)
+
+The classes defined outside this module keep their home beside the code that raises them and
+name their node here as their base; tests/test_errors.py checks no class is left outside.
 """
 
 from __future__ import annotations
@@ -91,6 +108,10 @@ class ProviderError(SmsGuardError):
         self.retryable = retryable
         self.status = status
         super().__init__(f"{provider}: {message}")
+
+
+class InputError(SmsGuardError, ValueError):
+    """A value an operator or a caller gave cannot be used; still a ValueError for its callers."""
 
 
 class AllProvidersFailed(ProviderError):

@@ -12,8 +12,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from gateway.errors import SmsGuardError
 
-class RedisNotInstalled(RuntimeError):
+
+class RedisNotInstalled(SmsGuardError, RuntimeError):
     pass
 
 

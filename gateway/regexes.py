@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import re
 
+from gateway.errors import InputError
+
 # Characters of a text a regex sees: as many as the user-agent classifier reads.
 INPUT_MAX = 512
 
 _UNBOUNDED = re.compile(r"[*+]|\{\d*,\}")
 
 
-class UnsafeRegex(ValueError):
+class UnsafeRegex(InputError):
     """A pattern refused: invalid, or open to catastrophic backtracking (the message says why)."""
 
     def __init__(self, message: str, offset: int = 0) -> None:

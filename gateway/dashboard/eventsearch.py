@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
+from gateway.errors import InputError
 from gateway.events import STREAM_KEY, DecisionEvent
 from gateway.providers.status import delivery_key
 from gateway.signals.registry import Shown
@@ -32,7 +33,7 @@ SIGNAL_FILTERS: dict[str, str] = {
 }
 
 
-class FilterError(ValueError):
+class FilterError(InputError):
     """A filter value that cannot be used (bad CIDR, bad time)."""
 
 

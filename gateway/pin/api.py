@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.errors import AuthError
+from gateway.errors import AuthError, SmsGuardError
 from gateway.pin import PIN_STEP, PinStep
 from gateway.pin.i18n import Translator, pick_language
 from gateway.pin.pages import client_ip
@@ -61,7 +61,7 @@ async def _body(request: web.Request, fields: tuple[str, ...]) -> dict[str, str]
     return out
 
 
-class _Bad(Exception):
+class _Bad(SmsGuardError):
     def __init__(self, message: str, field: str | None, code: str) -> None:
         super().__init__(message)
         self.message, self.field, self.code = message, field, code

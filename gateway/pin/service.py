@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gateway.clock import Clock
+from gateway.errors import SmsGuardError
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.pin.hashing import PinHasher
@@ -29,7 +30,7 @@ class VerifyResult:
         return self.outcome == "ok"
 
 
-class AlreadyEnrolled(Exception):
+class AlreadyEnrolled(SmsGuardError):
     """The user has a PIN already; verify it (or change it with the old one)."""
 
 

@@ -29,13 +29,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from gateway.clock import Clock
-from gateway.errors import AuthError
+from gateway.errors import AuthError, SmsGuardError
 
 # The `iss` of answer tokens; the Action (deploy/auth0/pin-step.js ANSWER_ISSUER) checks it.
 ANSWER_ISSUER = "smsguard"
 
 
-class TokenError(Exception):
+class TokenError(SmsGuardError):
     """A token is missing, malformed, expired, or not ours. `expired` separates the last case."""
 
     def __init__(self, message: str, *, expired: bool = False) -> None:

@@ -8,82 +8,38 @@
 /providers/twilio/status when Twilio is configured) and a cleanup context that builds the
 adapters once app[HTTP] and app[REDIS] exist. `delivery_status(redis, message_id)` reads what the
 provider last reported about a message.
+
+    base        the Provider interface and Deps (what an adapter is built with)
+    registry    the provider types, one entry each; twilio, vonage, generic (http), sandbox:
+                each type's settings model, beside its adapter
+    http, retry the shared HTTP adapter with its retries; breaker, router: failover
+    status      Twilio delivery-status callbacks
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
 
-import aiohttp
 from aiohttp import web
 
+# Whole and first: the settings' root model collects the provider types from registry.py, whose
+# modules build on gateway.settings; loading the settings first keeps that one-way.
+import gateway.settings
 from gateway.appkeys import CLOCK, HTTP, METRICS, READINESS, REDIS, ROUTER, SETTINGS
-from gateway.clock import Clock
 from gateway.health import CheckResult
-from gateway.metrics import Metrics
-from gateway.providers.base import Provider
+from gateway.providers.base import Deps
 from gateway.providers.breaker import CircuitBreaker, CircuitState
-from gateway.providers.generic import GenericHttpProvider
 from gateway.providers.router import ProviderRouter
-from gateway.providers.sandbox import SandboxProvider, messages_handler
+from gateway.providers.sandbox import SandboxSettings, messages_handler
 from gateway.providers.status import STATUS_PATH, delivery_status, status_handler
-from gateway.providers.twilio import TwilioProvider
-from gateway.providers.vonage import VonageProvider
-from gateway.settings import (
-    HttpProviderSettings,
-    SandboxSettings,
-    Settings,
-    TwilioSettings,
-    VonageSettings,
-)
+from gateway.providers.twilio import TwilioSettings
 
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
-__all__ = ["ProviderRouter", "build_router", "delivery_status", "setup"]
+__all__ = ["Deps", "ProviderRouter", "build_router", "delivery_status", "setup"]
 
 
-@dataclass(frozen=True)
-class Deps:
-    """What adapters are built with: the shared I/O and where the gateway is reachable."""
-
-    session: aiohttp.ClientSession
-    redis: Redis
-    clock: Clock
-    metrics: Metrics
-    public_url: str | None = None
-
-
-def _twilio(s: Any, d: Deps) -> Provider:
-    return TwilioProvider(s, d.session, d.clock, d.metrics, public_url=d.public_url)
-
-
-def _vonage(s: Any, d: Deps) -> Provider:
-    return VonageProvider(s, d.session, d.clock, d.metrics)
-
-
-def _http(s: Any, d: Deps) -> Provider:
-    return GenericHttpProvider(s, d.session, d.clock, d.metrics)
-
-
-def _sandbox(s: Any, d: Deps) -> Provider:
-    return SandboxProvider(s, d.redis, d.clock, d.metrics)
-
-
-# The YAML `type:` of a provider -> how to build its adapter.
-BUILDERS: dict[type, Callable[[Any, Deps], Provider]] = {
-    TwilioSettings: _twilio,
-    VonageSettings: _vonage,
-    HttpProviderSettings: _http,
-    SandboxSettings: _sandbox,
-}
-
-
-def build_router(settings: Settings, deps: Deps) -> ProviderRouter:
+def build_router(settings: gateway.settings.Settings, deps: Deps) -> ProviderRouter:
     """Every configured provider with its circuit breaker, routed as settings.routes says."""
-    providers = [BUILDERS[type(p)](p, deps) for p in settings.providers]
+    providers = [p.build_provider(deps) for p in settings.providers]
     breakers = {
         p.name: CircuitBreaker(p.name, p.breaker, deps.clock, deps.metrics)
         for p in settings.providers

@@ -1,10 +1,18 @@
-"""The provider interface: one method, `send`, with I/O injected (the shared aiohttp session)."""
+"""The provider interface: one method, `send`, with I/O injected (Deps: session, Redis, clock)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
+import aiohttp
+
+from gateway.clock import Clock
+from gateway.metrics import Metrics
 from gateway.models import OutboundSms, SendResult
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 class Provider(Protocol):
@@ -26,3 +34,14 @@ class Router(Protocol):
     async def send(self, sms: OutboundSms, deadline: float) -> SendResult:
         """Raises gateway.errors.AllProvidersFailed when every provider on the route failed."""
         ...
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What adapters are built with: the shared I/O and where the gateway is reachable."""
+
+    session: aiohttp.ClientSession
+    redis: Redis
+    clock: Clock
+    metrics: Metrics
+    public_url: str | None = None

@@ -15,7 +15,7 @@ import enum
 
 from gateway.clock import Clock
 from gateway.metrics import Metrics
-from gateway.settings import BreakerSettings
+from gateway.settings.providers import BreakerSettings
 
 
 class CircuitState(enum.IntEnum):

@@ -13,21 +13,24 @@ import random
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
+from pydantic import Field, model_validator
 
 from gateway.clock import Clock
 from gateway.metrics import Metrics
 from gateway.models import OutboundSms
+from gateway.providers.base import Deps, Provider
 from gateway.providers.http import HttpAnswer, HttpCall, HttpProvider
 from gateway.providers.retry import Random, Sleep
-from gateway.settings import HttpProviderSettings
+from gateway.settings.base import Secret
+from gateway.settings.providers import ProviderBase
 
 _PLACEHOLDER = re.compile(r"\{(to|body|message_id|country|from)\}")
 
 
-def render(template: Any, values: dict[str, str]) -> Any:
+def render(template: object, values: dict[str, str]) -> object:
     """The template with placeholders replaced in every string (keys and non-strings untouched)."""
     if isinstance(template, str):
         return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
@@ -38,7 +41,7 @@ def render(template: Any, values: dict[str, str]) -> Any:
     return template
 
 
-def dig(data: Any, dotted: str) -> Any:
+def dig(data: object, dotted: str) -> object:
     """The value at a dotted path ("data.id", "messages.0.id") or None when absent."""
     node = data
     for part in dotted.split("."):
@@ -49,6 +52,53 @@ def dig(data: Any, dotted: str) -> Any:
         else:
             return None
     return node
+
+
+_TEMPLATE_FIELDS = frozenset({"to", "body", "message_id", "country", "from"})
+
+
+class HttpProviderSettings(ProviderBase):
+    type: Literal["http"]
+    # The send endpoint is `base_url` + `path` (base_url is required for this type).
+    path: str = "/"
+    method: Literal["POST", "PUT"] = "POST"
+    # Extra request headers (e.g. Authorization); values are secrets ({env: NAME} works).
+    headers: dict[str, Secret] = {}
+    # JSON body; string values (at any depth) may use {to}, {body}, {message_id}, {country}, {from}.
+    body_template: dict[str, Any] = {"to": "{to}", "text": "{body}"}
+    # Value of {from}.
+    from_: str | None = Field(default=None, alias="from")
+    # HTTP statuses that mean "accepted"; 429 and 5xx are retried, anything else is a refusal.
+    success_status: list[int] = [200, 201, 202]
+    # Dotted path to the provider's message id in its JSON answer ("data.id", "messages.0.id").
+    message_id_field: str | None = None
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> HttpProviderSettings:
+        if not self.base_url:
+            raise ValueError("base_url is required for type: http")
+        if not self.path.startswith("/"):
+            raise ValueError("path must start with '/'")
+        unknown = sorted(_template_fields(self.body_template) - _TEMPLATE_FIELDS)
+        if unknown:
+            found = ", ".join("{" + u + "}" for u in unknown)
+            allowed = ", ".join("{" + f + "}" for f in sorted(_TEMPLATE_FIELDS))
+            raise ValueError(f"body_template: unknown placeholder(s) {found}; use {allowed}")
+        return self
+
+    def build_provider(self, deps: Deps) -> Provider:
+        return GenericHttpProvider(self, deps.session, deps.clock, deps.metrics)
+
+
+def _template_fields(node: object) -> set[str]:
+    """Every {name} used in the string values of a JSON template, at any depth."""
+    if isinstance(node, str):
+        return set(re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", node))
+    if isinstance(node, dict):
+        return set().union(*(_template_fields(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_template_fields(v) for v in node))
+    return set()
 
 
 class GenericHttpProvider(HttpProvider):

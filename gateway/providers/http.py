@@ -40,7 +40,7 @@ from gateway.providers.retry import (
     Sleep,
     with_retries,
 )
-from gateway.settings import ProviderBase
+from gateway.settings.providers import ProviderBase
 
 log = get_logger("gateway.providers")
 

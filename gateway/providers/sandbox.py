@@ -12,17 +12,19 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
+from pydantic import Field
 from redis.exceptions import RedisError
 
 from gateway.appkeys import REDIS
 from gateway.clock import Clock
 from gateway.metrics import Metrics
 from gateway.models import OutboundSms, SendResult
+from gateway.providers.base import Deps, Provider
 from gateway.providers.retry import CONNECT, TIMEOUT, SendFailed
-from gateway.settings import SandboxSettings
+from gateway.settings.providers import ProviderBase
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -33,6 +35,17 @@ _MAX_LIMIT = 1000
 
 def sandbox_key(name: str) -> str:
     return f"{KEY_PREFIX}{name}"
+
+
+class SandboxSettings(ProviderBase):
+    type: Literal["sandbox"]
+    # How many recent messages to keep in Redis (a capped list, newest first).
+    keep: int = Field(default=200, ge=1, le=100_000)
+    # Serve them at GET /sandbox/messages. It shows full numbers and codes: never in production.
+    expose: bool = False
+
+    def build_provider(self, deps: Deps) -> Provider:
+        return SandboxProvider(self, deps.redis, deps.clock, deps.metrics)
 
 
 class SandboxProvider:

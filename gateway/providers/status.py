@@ -26,8 +26,7 @@ from aiohttp import web
 
 from gateway.appkeys import CLOCK, METRICS, REDIS
 from gateway.logs import get_logger
-from gateway.providers.twilio import STATUS_PATH, status_callback_base
-from gateway.settings import TwilioSettings
+from gateway.providers.twilio import STATUS_PATH, TwilioSettings, status_callback_base
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Literal
 from urllib.parse import urlencode
 
 import aiohttp
+from pydantic import Field, model_validator
 
 from gateway.clock import Clock
 from gateway.metrics import Metrics
 from gateway.models import OutboundSms
+from gateway.providers.base import Deps, Provider
 from gateway.providers.http import HttpAnswer, HttpCall, HttpProvider, basic_auth, safe_text
 from gateway.providers.retry import Random, Sleep
-from gateway.settings import TwilioSettings
+from gateway.settings.base import Secret
+from gateway.settings.providers import ProviderBase
 
 STATUS_PATH = "/providers/twilio/status"
 
@@ -37,6 +41,31 @@ def status_callback_base(settings: TwilioSettings, public_url: str | None) -> st
 def with_message_id(url: str, message_id: str) -> str:
     """The callback URL carrying our message id, so a status can be filed against it."""
     return url + ("&" if "?" in url else "?") + urlencode({"mid": message_id})
+
+
+class TwilioSettings(ProviderBase):
+    type: Literal["twilio"]
+    base_url: str = "https://api.twilio.com"
+    # Real SIDs are AC + 32 hex digits; only the prefix is checked so test accounts still load.
+    account_sid: str = Field(pattern=r"^AC")
+    auth_token: Secret
+    # Sender: a Twilio number / alphanumeric id, or a Messaging Service (at least one of them).
+    from_: str | None = Field(default=None, alias="from")
+    messaging_service_sid: str | None = Field(default=None, pattern=r"^MG[0-9a-fA-F]{32}$")
+    # Where Twilio posts delivery status; default: <server.public_url>/providers/twilio/status.
+    # Omitted (no delivery status) when neither is set.
+    status_callback: str | None = Field(default=None, pattern=r"^https?://")
+
+    @model_validator(mode="after")
+    def _sender(self) -> TwilioSettings:
+        if not (self.from_ or self.messaging_service_sid):
+            raise ValueError("set `from` or `messaging_service_sid`")
+        return self
+
+    def build_provider(self, deps: Deps) -> Provider:
+        return TwilioProvider(
+            self, deps.session, deps.clock, deps.metrics, public_url=deps.public_url
+        )
 
 
 class TwilioProvider(HttpProvider):

@@ -10,11 +10,17 @@ already delivered. A refusal of any part (e.g. status 12, too long) is still a f
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
 from gateway.logs import get_logger
 from gateway.models import OutboundSms
+from gateway.providers.base import Deps, Provider
 from gateway.providers.http import HttpAnswer, HttpCall, HttpProvider, safe_text
 from gateway.providers.retry import AUTH, REJECTED, THROTTLED, SendFailed
-from gateway.settings import VonageSettings
+from gateway.settings.base import Secret
+from gateway.settings.providers import ProviderBase
 
 log = get_logger("gateway.providers")
 
@@ -26,6 +32,18 @@ ACCOUNT_STATUS = {"4", "8", "9", "11", "14", "32"}
 PARTIAL = "partial"
 # `client-ref` holds our message id; Vonage accepts up to 40 characters.
 _CLIENT_REF_MAX = 40
+
+
+class VonageSettings(ProviderBase):
+    type: Literal["vonage"]
+    base_url: str = "https://rest.nexmo.com"
+    api_key: str
+    api_secret: Secret
+    # Sender id: a Vonage number (E.164) or an alphanumeric name where the country allows it.
+    from_: str = Field(alias="from")
+
+    def build_provider(self, deps: Deps) -> Provider:
+        return VonageProvider(self, deps.session, deps.clock, deps.metrics)
 
 
 class VonageProvider(HttpProvider):

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 from yarl import URL
 
+from gateway.errors import SmsGuardError
+
 if TYPE_CHECKING:
     import aiohttp
 
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
-class SimulateError(Exception):
+class SimulateError(SmsGuardError):
     """A problem with the simulator's own inputs (printed, exit 2)."""
 
 

@@ -21,13 +21,14 @@ import jwt
 from yarl import URL
 
 from gateway.clock import Clock
+from gateway.errors import InputError
 from gateway.simulate.generate import Shape, SimRequest
 
 OutcomeName = Literal["sent", "blocked", "dropped", "accepted", "error", "skipped"]
 REQUEST_TIMEOUT_S = 10.0
 
 
-class RemoteRefused(ValueError):
+class RemoteRefused(InputError):
     """The target URL is not on this machine and --allow-remote was not given."""
 
 

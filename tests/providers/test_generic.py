@@ -11,10 +11,9 @@ import pytest
 from gateway.clock import SystemClock
 from gateway.metrics import Metrics
 from gateway.models import OutboundSms
-from gateway.providers.generic import GenericHttpProvider, dig, render
+from gateway.providers.generic import GenericHttpProvider, HttpProviderSettings, dig, render
 from gateway.providers.http import UNKNOWN_MESSAGE_ID
 from gateway.providers.retry import BAD_RESPONSE, REJECTED, SendFailed
-from gateway.settings import HttpProviderSettings
 from tests.providers.conftest import StartFake
 from tests.providers.fakes import Reply
 

@@ -24,8 +24,7 @@ from gateway.providers.retry import (
     TIMEOUT,
     SendFailed,
 )
-from gateway.providers.twilio import TwilioProvider
-from gateway.settings import TwilioSettings
+from gateway.providers.twilio import TwilioProvider, TwilioSettings
 from tests.providers.conftest import StartFake
 from tests.providers.fakes import (
     MESSAGING_SERVICE_SID,

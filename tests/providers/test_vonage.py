@@ -14,8 +14,7 @@ from gateway.metrics import Metrics
 from gateway.models import OutboundSms
 from gateway.providers.http import UNKNOWN_MESSAGE_ID
 from gateway.providers.retry import AUTH, BAD_RESPONSE, REJECTED, SERVER, THROTTLED, SendFailed
-from gateway.providers.vonage import PARTIAL, VonageProvider
-from gateway.settings import VonageSettings
+from gateway.providers.vonage import PARTIAL, VonageProvider, VonageSettings
 from tests.providers.conftest import StartFake
 from tests.providers.fakes import VONAGE_SPEC, Reply
 

@@ -7,7 +7,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Sequence
 
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, InputError
 from gateway.lists import ValueList, load_list
 from gateway.policy.conditions.base import Operand
 
@@ -33,7 +33,7 @@ PHONE_TYPES = frozenset(
 _E164 = re.compile(r"\+[1-9]\d{5,14}")
 
 
-class _Bad(ValueError):
+class _Bad(InputError):
     """One written value does not fit the signal's kind (the message says why)."""
 
 
