@@ -69,6 +69,41 @@ def log_event(
     if kind in ("sepft", "fepft", "fepotpft", "fcoa"):
         event["audience"] = "https://example.eu.auth0.com/userinfo"
         event["scope"] = "openid profile"
+    details: dict[str, Any] = event["details"]
+    if kind in ("f", "fp", "fcoa"):
+        details["error"] = {
+            "message": "Wrong phone number or verification code.",
+            "oauthError": "invalid_grant",
+        }
+    if kind == "fcoa":
+        details.update(body={}, connection="sms")
+    if kind == "ss":
+        details["body"] = {"phone_number": phone, "connection": "sms", "tenant": "example"}
+    if kind == "cs":
+        details["body"] = {
+            "authParams": {
+                "audience": "https://api.example.com",
+                "redirect_uri": "https://app.example.com/callback",
+                "response_type": "code",
+                "scope": "openid",
+                "state": "c3RhdGU",
+            },
+            "client_id": event["client_id"],
+            "connection": "sms",
+            "ip": event["ip"],
+            "phone_number": phone,
+            "request_language": "en",
+            "send": "code",
+            "tenant": "example",
+            "user-agent": "Mozilla/5.0",
+            "username": phone,
+        }
+    if kind == "cls":
+        details["body"] = {"client_id": event["client_id"], "connection": "email", "email": "a@b.c"}
+        details["body"]["tenant"] = "example"
+        details["link"] = "https://example.eu.auth0.com/passwordless/verify_redirect"
+    if kind == "fn":
+        details.update(email_type="verify_email", notification_type="email", to="a@b.c")
     if kind in ("fepft", "fepotpft"):
         event.pop("details")
     return event
