@@ -20,6 +20,7 @@ from gateway.feedback.store import Completion, FeedbackStore, Sent
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.models import SmsRequest
+from gateway.phone import phone_facts
 from gateway.signals import Signals
 
 log = get_logger("gateway.feedback")
@@ -74,7 +75,7 @@ class FeedbackRecorder:
 
     def completed(self, e164: str, *, source: str) -> None:
         """A login completed now without an Auth0 log id (PIN step)."""
-        self._put(Completion(e164, self.clock.time(), source=source))
+        self._put(Completion(phone_facts(e164).e164, self.clock.time(), source=source))
 
     def _put(self, item: Item) -> None:
         if len(self._queue) >= self.capacity:
