@@ -60,12 +60,15 @@ local function bump(dimlist, metric)
       local cur, b = math.floor(now / step), math.floor(t / step)
       if b > cur - kept then
         local key = PREFIX .. r[1] .. ':' .. dim .. ':' .. dg
-        redis.call('HINCRBY', key, metric .. b, 1)
-        redis.call('EXPIRE', key, (kept + 1) * step)
-        if redis.call('HLEN', key) > 4 * kept + 8 then
-          -- buckets past the kept range (a key written rarely): drop them, keep it small
-          for _, f in ipairs(redis.call('HKEYS', key)) do
-            if tonumber(string.sub(f, 2)) <= cur - kept then redis.call('HDEL', key, f) end
+        -- Only a new bucket extends the key's life or can push old buckets out: the common
+        -- case (a bucket already there) costs one command.
+        if redis.call('HINCRBY', key, metric .. b, 1) == 1 then
+          redis.call('EXPIRE', key, (kept + 1) * step)
+          if redis.call('HLEN', key) > 4 * kept + 8 then
+            -- buckets past the kept range (a key written rarely): drop them, keep it small
+            for _, f in ipairs(redis.call('HKEYS', key)) do
+              if tonumber(string.sub(f, 2)) <= cur - kept then redis.call('HDEL', key, f) end
+            end
           end
         end
       end
