@@ -259,3 +259,11 @@ async def test_ten_thousand_events_in_batches_land_once(
     assert again["duplicates"] == first["accepted"]
     assert again["accepted"] == 0
     assert await snapshot(redis) == before
+
+
+async def test_a_bad_record_deep_in_a_big_batch_is_named_by_its_index(gateway: TestServer) -> None:
+    """Big deliveries are read in chunks; the error still names the record's index in the body."""
+    records = [wrapped(log_event("cs", f"L{i}")) for i in range(1200)]
+    records[1100]["data"]["type"] = 5
+    status, answer = await post(gateway, as_array(records))
+    assert (status, answer["field"]) == (400, "records[1100].data.type")

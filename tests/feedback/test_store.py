@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from redis.asyncio import Redis
 
 from gateway.feedback.keys import PREFIX, bucket_range, destination_dims
@@ -12,18 +9,6 @@ from gateway.feedback.store import Completion, FeedbackStore
 from tests.feedback.helpers import RECIPIENT, T0, make_store, sent
 
 GB = {"cc": "GB", "r4": "44:7700", "r6": "44:770090", "net": "203.0.113.0/24", "asn": "64500"}
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client: Redis = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def store(redis: Redis) -> FeedbackStore:
-    return make_store(redis)
 
 
 async def test_a_sent_code_is_open_and_counted_on_every_dimension(store: FeedbackStore) -> None:
