@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import jwt
@@ -75,3 +77,37 @@ async def test_writes_wait_while_redis_is_down_and_land_after(redis: Redis) -> N
     recorder.store = make_store(redis)
     assert await recorder.flush() is True
     assert (await recorder.store.read(RECIPIENT, {}, T0)).unused["1h"] == 1
+
+
+async def test_the_sms_answer_does_not_wait_for_the_feedback_write(
+    aiohttp_server: Any, redis_url: str, store: FeedbackStore, tmp_path: Path
+) -> None:
+    """With the writer idle, /sms answers 200 and nothing is written yet; the writer's next flush
+    writes the code (the write is off the request path)."""
+    from gateway.app import create_app
+    from gateway.appkeys import FEEDBACK
+    from gateway.settings import build_settings
+
+    (tmp_path / "allow.yaml").write_text("rules: []\ndefault: allow\n")
+    settings = build_settings(
+        {
+            "redis": {"url": redis_url},
+            "auth0": {"gateway_secret": GATEWAY_SECRET},
+            "rules": {"path": str(tmp_path), "watch": False, "counter_hash_key": "test-secret"},
+            "feedback": {"flush_interval_ms": 60_000, "batch_size": 10_000},
+        },
+        environ={},
+    )
+    server = await aiohttp_server(create_app(settings, clock=FakeClock(T0 + 60)))
+    body = {"recipient": RECIPIENT, "body": "Your verification code is: 123456"}
+    headers = {"Authorization": f"Bearer {sms_token()}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(server.make_url("/sms"), json=body, headers=headers) as resp,
+    ):
+        assert resp.status == 200
+    assert (await store.read(RECIPIENT, {}, T0 + 61)).unused["1h"] == 0
+    recorder = server.app[FEEDBACK]
+    assert recorder.pending == 1
+    assert await recorder.flush() is True
+    assert (await store.read(RECIPIENT, {}, T0 + 61)).unused["1h"] == 1
