@@ -13,7 +13,8 @@ numbers and IPs never appear in key names or values.
                                              "<ms>|<id>|<dims>"; the newest `max_open_codes`
                                              kept; key expires `open_code_ttl_s` after the last
                                              send. ZCOUNT key (now_ms - window_ms) +inf = codes
-                                             sent to the recipient in the window and not used.
+                                             sent to the recipient in the window and not used
+                                             (windows up to `open_code_ttl_s`, 1 day).
     {sgv}:fb:<res>:<dim>:<h(value)>  HASH    counters of one dimension value at one resolution,
                                              field "<metric><bucket>", bucket = floor(t / step).
     {sgv}:fb:l:<log_id>              STRING  an Auth0 log_id already applied (redelivery).
