@@ -38,7 +38,8 @@ Command = tuple[Any, ...]
 # KEYS: open-codes zset, verified marker, dedupe key (any key when ARGV[7] is '0').
 # ARGV: op ('s' sent, 'c' completion, 'f' failure), event ms, now ms, dims ("dim=digest,..."),
 # code id (sent), config "open_ttl_ms|max_open|verified_ttl_s|dedupe_ttl_s|skew_ms", dedupe flag.
-# Returns {status, matched}: status 1 applied, 0 duplicate; matched 1 when an open code was found.
+# Returns {status, matched}: status 1 applied, 0 duplicate log_id, 2 a repeat of the recipient's
+# last login (within the clock skew); matched 1 when an open code was claimed.
 WRITE_LUA = (
     """
 local PREFIX = '"""
@@ -82,6 +83,12 @@ if op == 's' then
   bump(dims, 's')
   return {1, 0}
 end
+local t_s = math.floor(t_ms / 1000)
+local prev = tonumber(redis.call('GET', KEYS[2]) or '0')
+if op == 'c' and math.abs(t_s - prev) * 1000 <= cfg[5] then
+  -- the same login logged twice (a first login is `ss` and `s`): one completion, not two
+  return {2, 0}
+end
 local found = redis.call('ZREVRANGEBYSCORE', KEYS[1], t_ms + cfg[5], '-inf', 'LIMIT', 0, 1)
 local member = found[1]
 if member and t_ms - tonumber(string.match(member, '^(%d+)')) > cfg[1] then member = nil end
@@ -89,8 +96,6 @@ local counted = dims
 if member then counted = string.match(member, '^%d+|[^|]*|(.*)$') end
 if op == 'c' then
   if member then redis.call('ZREM', KEYS[1], member) end
-  local t_s = math.floor(t_ms / 1000)
-  local prev = tonumber(redis.call('GET', KEYS[2]) or '0')
   local left = t_s + cfg[3] - math.floor(now_ms / 1000)  -- relative: Redis's clock is not ours
   if t_s > prev and left > 0 then redis.call('SET', KEYS[2], t_s, 'EX', left) end
   if member then bump(counted, 'c') else bump(counted, 'x') end
@@ -128,9 +133,10 @@ class Sent:
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    """What a completion did: "applied" or "duplicate"; matched = claimed an open code."""
+    """What a completion did: "applied", "duplicate" (log_id seen) or "repeat" (the same login
+    logged again, e.g. `ss` then `s`); matched = claimed an open code."""
 
-    status: Literal["applied", "duplicate"]
+    status: Literal["applied", "duplicate", "repeat"]
     matched: bool
 
 
@@ -225,9 +231,12 @@ class FeedbackStore:
 
     async def apply(self, completions: Sequence[Completion], now: float) -> list[Applied]:
         replies = await self.execute([self.completion_command(c, now) for c in completions])
-        return [
-            Applied("applied" if int(r[0]) == 1 else "duplicate", int(r[1]) == 1) for r in replies
-        ]
+        statuses: dict[int, Literal["applied", "duplicate", "repeat"]] = {
+            0: "duplicate",
+            1: "applied",
+            2: "repeat",
+        }
+        return [Applied(statuses[int(r[0])], int(r[1]) == 1) for r in replies]
 
     # -- reading (tests, tools; the decision reads the same keys inside its own script) ----------
 

@@ -35,17 +35,34 @@ async def test_a_completion_claims_the_code_and_marks_the_recipient(store: Feedb
 
 
 async def test_a_second_completion_does_not_complete_the_code_again(store: FeedbackStore) -> None:
-    """One code completes once: a second login (another log_id) counts as unmatched."""
+    """One code completes once: a later login (another log_id) counts as unmatched."""
     await store.record_sent([sent()], T0)
     results = await store.apply(
-        [Completion(RECIPIENT, T0 + 30, log_id="L1"), Completion(RECIPIENT, T0 + 40, log_id="L2")],
-        T0 + 41,
+        [Completion(RECIPIENT, T0 + 30, log_id="L1"), Completion(RECIPIENT, T0 + 400, log_id="L2")],
+        T0 + 401,
     )
     assert [r.matched for r in results] == [True, False]
-    view = await store.read(RECIPIENT, GB, T0 + 60)
+    view = await store.read(RECIPIENT, GB, T0 + 401)
     assert view.counts[("cc", "1h")].completed == 1
     assert view.counts[("cc", "1h")].unmatched == 1
     assert view.counts[("net", "1h")].unmatched == 0  # the source is unknown without a code
+
+
+async def test_a_first_login_logged_as_signup_and_login_completes_once(
+    store: FeedbackStore,
+) -> None:
+    """`ss` then `s` for one first login, two codes open: one completion, the older code stays
+    unused."""
+    await store.record_sent([sent(0, at=T0), sent(1, at=T0 + 20)], T0 + 20)
+    results = await store.apply(
+        [Completion(RECIPIENT, T0 + 30, log_id="SS"), Completion(RECIPIENT, T0 + 31, log_id="S")],
+        T0 + 32,
+    )
+    assert [(r.status, r.matched) for r in results] == [("applied", True), ("repeat", False)]
+    view = await store.read(RECIPIENT, GB, T0 + 60)
+    assert view.counts[("cc", "1h")].completed == 1
+    assert view.counts[("cc", "1h")].unmatched == 0
+    assert view.unused["1h"] == 1
 
 
 async def test_a_redelivered_log_id_changes_nothing(store: FeedbackStore, redis: Redis) -> None:
