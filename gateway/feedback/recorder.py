@@ -22,6 +22,7 @@ from gateway.metrics import Metrics
 from gateway.models import SmsRequest
 from gateway.phone import phone_facts
 from gateway.signals import Signals
+from gateway.writeback import drain, requeue
 
 log = get_logger("gateway.feedback")
 
@@ -98,19 +99,13 @@ class FeedbackRecorder:
 
     async def run(self) -> None:
         """Write batches until cancelled; back off while Redis fails or the secret is unknown."""
-        backoff = 0.0
-        while True:
-            if backoff:
-                await asyncio.sleep(backoff)
-            elif len(self._queue) < self.batch_size:
-                try:
-                    async with asyncio.timeout(self.flush_interval_s):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
-            self._wake.clear()
-            ok = await self.flush()
-            backoff = 0.0 if ok else min(max(backoff * 2, 0.1), 5.0)
+        await drain(
+            self.flush,
+            self._wake,
+            lambda: len(self._queue),
+            batch_size=self.batch_size,
+            interval_s=self.flush_interval_s,
+        )
 
     async def flush(self) -> bool:
         """Write everything queued now; False when Redis failed (the batch is kept)."""
@@ -137,8 +132,6 @@ class FeedbackRecorder:
         return True
 
     def _requeue(self, batch: list[Item]) -> None:
-        room = self.capacity - len(self._queue)
-        keep = batch[: max(room, 0)]
-        if len(keep) < len(batch):
-            self._drop(len(batch) - len(keep))
-        self._queue.extendleft(reversed(keep))
+        dropped = requeue(self._queue, batch, self.capacity)
+        if dropped:
+            self._drop(dropped)
