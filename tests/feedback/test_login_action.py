@@ -20,7 +20,7 @@ from tests.feedback.helpers import RECIPIENT, T0, sent
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "deploy" / "auth0" / "login-completed.js"
-RUNNER = Path(__file__).with_name("run_login_action.js")
+RUNNER = ROOT / "tests" / "deploy" / "run_action.js"
 NODE = shutil.which("node")
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed: the Action runs on it")
@@ -49,6 +49,7 @@ async def run_action(event: dict[str, Any]) -> Outcome:
         NODE,
         str(RUNNER),
         str(ACTION),
+        "onExecutePostLogin",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
