@@ -25,7 +25,9 @@ function base64url(input) {
   return Buffer.from(input).toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
 }
 
-/** The gateway's JWT (sub, aud, iat, exp), HS256 with the shared secret. */
+/** The gateway's JWT (sub, aud, iat, exp), HS256 with the shared secret. The same as in
+ * custom-phone-provider.js on purpose: an Action is one self-contained file in Auth0 (no shared
+ * modules), so the two copies are kept identical by tests/feedback/test_login_action.py. */
 function signToken(secrets, nowSeconds) {
   const secret = secrets.SMSGUARD_SECRET_BASE64_ENCODED === 'true'
     ? Buffer.from(secrets.SMSGUARD_SECRET.replace(/-/g, '+').replace(/_/g, '/'), 'base64')

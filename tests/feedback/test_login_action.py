@@ -140,3 +140,15 @@ async def test_a_down_gateway_lets_the_login_through() -> None:
     assert outcome.error is None
     assert len(outcome.logs) == 1
     assert outcome.logs[0].startswith("smsguard: login not recorded")
+
+
+def test_the_token_signing_is_the_phone_provider_actions() -> None:
+    """Both Actions sign the gateway's JWT with the same code (each file stands alone in Auth0)."""
+
+    def sign_token(path: Path) -> str:
+        text = path.read_text()
+        start = text.index("function signToken(")
+        return text[start : text.index("\n}\n", start)]
+
+    other = ACTION.with_name("custom-phone-provider.js")
+    assert sign_token(ACTION) == sign_token(other)
