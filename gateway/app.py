@@ -19,6 +19,7 @@ from gateway import (
     alerts,
     dashboard,
     events,
+    feedback,
     overrides,
     pin,
     pipeline,
@@ -102,6 +103,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     overrides.setup(app)
     policy.setup(app)
     events.setup(app)
+    feedback.setup(app)  # before the path and the PIN step: both call app[FEEDBACK]
     pipeline.setup(app)
     pin.setup(app)
     dashboard.setup(app)

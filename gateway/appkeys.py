@@ -15,6 +15,7 @@ from gateway.metrics import Metrics
 if TYPE_CHECKING:
     from gateway.alerts.dispatcher import Alerter
     from gateway.events import EventSink
+    from gateway.feedback.recorder import FeedbackRecorder
     from gateway.health import Readiness
     from gateway.overrides import Overrides
     from gateway.pipeline import MessagePath
@@ -38,6 +39,7 @@ EVENTS: web.AppKey[EventSink] = web.AppKey("events")
 SIGNALS: web.AppKey[SignalSource] = web.AppKey("signals")
 OVERRIDES: web.AppKey[Overrides] = web.AppKey("overrides")
 ALERTS: web.AppKey[Alerter] = web.AppKey("alerts")
+FEEDBACK: web.AppKey[FeedbackRecorder] = web.AppKey("feedback")
 
 # Per-request storage: the request id, and the fields of the request's one log line.
 REQUEST_ID = web.RequestKey("request_id", str)

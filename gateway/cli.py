@@ -194,10 +194,11 @@ def _register_features(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     from gateway import signals, simulate
     from gateway.alerts import cli as alerts_cli
     from gateway.dashboard import cli as dashboard_cli
+    from gateway.feedback import cli as feedback_cli
     from gateway.pin import cli as pin_cli
     from gateway.policy import cli as rules_cli
 
-    for module in (rules_cli, signals, pin_cli, dashboard_cli, alerts_cli, simulate):
+    for module in (rules_cli, signals, pin_cli, dashboard_cli, alerts_cli, feedback_cli, simulate):
         module.register(sub)
 
 

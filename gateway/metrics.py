@@ -102,6 +102,18 @@ class Metrics:
             ["severity"],
             registry=r,
         )
+        self.feedback_records = Counter(
+            "smsguard_feedback_records",
+            "Completion feedback records by source and result "
+            "(accepted, ignored, duplicate, rejected)",
+            ["source", "result"],
+            registry=r,
+        )
+        self.feedback_dropped = Counter(
+            "smsguard_feedback_dropped",
+            "Feedback writes not made (queue full)",
+            registry=r,
+        )
         self.pin_attempts = Counter(
             "smsguard_pin_attempts", "PIN verifications by result", ["result"], registry=r
         )

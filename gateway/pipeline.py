@@ -14,12 +14,14 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiohttp import web
 
 from gateway.appkeys import (
     CLOCK,
     EVENTS,
+    FEEDBACK,
     LOG_FIELDS,
     METRICS,
     PHONE_HASH,
@@ -48,6 +50,10 @@ JSON_TYPES = ("application/json",)
 ROUTER_GRACE_S = 2.0
 
 
+class SentSink(Protocol):
+    def sent(self, sms: SmsRequest, signals: Signals) -> None: ...
+
+
 @dataclass
 class MessagePath:
     """One object per app holding every stage of the path; `handle` is the POST /sms handler."""
@@ -63,6 +69,7 @@ class MessagePath:
     hasher: PhoneHasher
     deadline_s: float
     max_body_bytes: int
+    feedback: SentSink | None = None  # told of every relayed code (completion feedback)
 
     async def handle(self, request: web.Request) -> web.Response:
         started = self.clock.monotonic()
@@ -168,6 +175,8 @@ class MessagePath:
             )
             return web.json_response({"error": "every SMS provider failed"}, status=502), "failed"
         fields.update(provider=result.provider, attempts=result.attempts)
+        if self.feedback is not None:
+            self.feedback.sent(sms, signals)
         self.events.record(
             sms,
             signals,
@@ -223,6 +232,7 @@ def setup(app: web.Application) -> None:
             hasher=app[PHONE_HASH],
             deadline_s=settings.intake.deadline_s,
             max_body_bytes=settings.intake.max_body_bytes,
+            feedback=app.get(FEEDBACK),
         )
         if not app[PIPELINE].verifier.configured:
             log.warning("auth0.gateway_secret is not set: POST /sms refuses every request (401)")

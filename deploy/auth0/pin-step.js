@@ -108,6 +108,14 @@ function setClaims(api, cfg, verifiedAt, enrolledAt) {
   }
 }
 
+/** The session token's payload; an SMS login also names its number, so the gateway can count the
+ * PIN step as the use of the code it sent (completion feedback). */
+function smsPayload(event) {
+  const phone = event.user && event.user.phone_number;
+  const sms = event.connection && event.connection.strategy === 'sms';
+  return sms && typeof phone === 'string' ? { pin_step: 1, phone_number: phone } : { pin_step: 1 };
+}
+
 exports.onExecutePostLogin = async (event, api) => {
   const cfg = config(event);
   if (!needsPin(event, cfg)) return;
@@ -133,7 +141,7 @@ exports.onExecutePostLogin = async (event, api) => {
   const sessionToken = api.redirect.encodeToken({
     secret: cfg.secret,
     expiresInSeconds: cfg.ttl,
-    payload: { pin_step: 1 },
+    payload: smsPayload(event),
   });
   const query = { session_token: sessionToken };
   const locales = event.transaction && event.transaction.ui_locales;

@@ -35,6 +35,7 @@ from gateway.metrics import Metrics
 from gateway.models import Decision, SmsRequest
 from gateway.settings import EventsSettings
 from gateway.signals import Signals
+from gateway.writeback import drain, requeue
 
 log = get_logger("gateway.events")
 
@@ -125,20 +126,13 @@ class EventRecorder:
 
     async def run(self) -> None:
         """Write batches until cancelled; back off while Redis fails."""
-        interval = self._settings.flush_interval_ms / 1000
-        backoff = 0.0
-        while True:
-            if backoff:
-                await asyncio.sleep(backoff)
-            elif not self._buffer or len(self._buffer) < self._settings.batch_size:
-                try:
-                    async with asyncio.timeout(interval):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
-            self._wake.clear()
-            ok = await self.flush()
-            backoff = 0.0 if ok else min(max(backoff * 2, 0.1), 5.0)
+        await drain(
+            self.flush,
+            self._wake,
+            lambda: len(self._buffer),
+            batch_size=self._settings.batch_size,
+            interval_s=self._settings.flush_interval_ms / 1000,
+        )
 
     async def flush(self) -> bool:
         """Write everything buffered now, one pipeline per batch; False if Redis failed."""
@@ -166,11 +160,9 @@ class EventRecorder:
 
     def _requeue(self, batch: list[_Pending]) -> None:
         # Keep the oldest unwritten events up to the buffer size; newer ones beyond it are dropped.
-        room = self._settings.buffer - len(self._buffer)
-        keep = batch[: max(room, 0)]
-        if len(keep) < len(batch):
-            self._drop(len(batch) - len(keep))
-        self._buffer.extendleft(reversed(keep))
+        dropped = requeue(self._buffer, batch, self._settings.buffer)
+        if dropped:
+            self._drop(dropped)
 
     async def _build(self, batch: list[_Pending]) -> list[tuple[DecisionEvent, str]]:
         """Events and their JSON, yielding to the loop every few so requests never wait long."""

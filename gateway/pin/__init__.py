@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from redis.asyncio import Redis
 
-from gateway.appkeys import CLOCK, HTTP, METRICS, READINESS, REDIS, SETTINGS
+from gateway.appkeys import CLOCK, FEEDBACK, HTTP, METRICS, READINESS, REDIS, SETTINGS
 from gateway.errors import ConfigError, Location, Problem
 from gateway.health import CheckResult
 from gateway.logs import get_logger
@@ -142,6 +142,7 @@ def setup(app: web.Application) -> None:
             ),
             clock=clock,
             metrics=app[METRICS],
+            feedback=app.get(FEEDBACK),
         )
         public_url = (settings.server.public_url or "").rstrip("/")
         step = PinStep(

@@ -166,7 +166,7 @@ async def post_pin(request: web.Request) -> web.StreamResponse:
     if mode == "enroll":
         return await _enroll(page, session, pin, str(form.get("confirm", "")))
     ip = client_ip(request, step.settings.trusted_proxy_hops)
-    result = await step.service.verify(session.sub, pin, ip)
+    result = await step.service.verify(session.sub, pin, ip, phone=session.phone)
     return _after_verify(page, session, result)
 
 
@@ -174,7 +174,7 @@ async def _enroll(page: Page, session: Session, pin: str, confirm: str) -> web.S
     if pin != confirm:
         return page.form(session, "enroll", status=422, error=page.t("err_mismatch"))
     try:
-        refusal = await page.step.service.enroll(session.sub, pin)
+        refusal = await page.step.service.enroll(session.sub, pin, phone=session.phone)
     except AlreadyEnrolled:
         return page.form(session, "verify", status=409)
     if refusal is not None:

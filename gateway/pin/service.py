@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from gateway.clock import Clock
 from gateway.errors import SmsGuardError
@@ -30,6 +30,12 @@ class VerifyResult:
         return self.outcome == "ok"
 
 
+class CompletionSink(Protocol):
+    def completed(self, e164: str, *, source: str) -> None:
+        """A login finished with the code sent to `e164` (completion feedback)."""
+        ...
+
+
 class AlreadyEnrolled(SmsGuardError):
     """The user has a PIN already; verify it (or change it with the old one)."""
 
@@ -43,14 +49,18 @@ class PinService:
         policy: PinPolicy,
         clock: Clock,
         metrics: Metrics | None = None,
+        feedback: CompletionSink | None = None,
     ) -> None:
+        self.feedback = feedback
         self.store = store
         self.hasher = hasher
         self.policy = policy
         self.clock = clock
         self.metrics = metrics
 
-    async def verify(self, sub: str, pin: str, ip: str) -> VerifyResult:
+    async def verify(
+        self, sub: str, pin: str, ip: str, *, phone: str | None = None
+    ) -> VerifyResult:
         """Check a PIN under the attempt limits. A missing PIN costs the same and fails."""
         attempt = await self.store.begin_attempt(sub, ip, self.clock.time())
         if attempt.status != "go":
@@ -61,6 +71,7 @@ class PinService:
             await self.store.succeed(sub, ip)
             if self.hasher.needs_rehash(attempt.stored):
                 await self.store.replace_hash(sub, await self.hasher.hash(pin), self.clock.time())
+            self._completed(phone)
             return self._done(sub, ip, VerifyResult("ok"))
         if attempt.failures >= self.store.max_failures:
             return self._done(sub, ip, VerifyResult("locked"))
@@ -68,7 +79,7 @@ class PinService:
         remaining = self.store.max_failures - attempt.failures
         return self._done(sub, ip, VerifyResult("wrong", remaining=remaining, wait_s=_ceil(delay)))
 
-    async def enroll(self, sub: str, pin: str) -> Refusal | None:
+    async def enroll(self, sub: str, pin: str, *, phone: str | None = None) -> Refusal | None:
         """Store a first PIN if the policy accepts it; raise AlreadyEnrolled if one exists."""
         refusal = self.policy.check(pin)
         if refusal is not None:
@@ -78,6 +89,7 @@ class PinService:
         if not await self.store.enroll(sub, await self.hasher.hash(pin), self.clock.time()):
             raise AlreadyEnrolled(sub)
         log.info("pin enrolled", user=sub)
+        self._completed(phone)
         return None
 
     async def change(self, sub: str, old_pin: str, new_pin: str, ip: str) -> VerifyResult | Refusal:
@@ -92,6 +104,12 @@ class PinService:
             await self.store.replace_hash(sub, await self.hasher.hash(new_pin), self.clock.time())
             log.info("pin changed", user=sub)
         return result
+
+    def _completed(self, phone: str | None) -> None:
+        """The PIN step ends a login: the code sent to the phone (when the session names it) was
+        used. Queued, never awaited: feedback must not slow the PIN page."""
+        if phone and self.feedback is not None:
+            self.feedback.completed(phone, source="pin")
 
     def _done(self, sub: str, ip: str, result: VerifyResult) -> VerifyResult:
         if self.metrics is not None:

@@ -59,6 +59,12 @@ class Session:
     binding: str
     claims: dict[str, Any]
 
+    @property
+    def phone(self) -> str | None:
+        """The SMS login's number, when the Action put it in the token (completion feedback)."""
+        value = self.claims.get("phone_number")
+        return value if isinstance(value, str) and value.startswith("+") else None
+
 
 class RedirectTokens:
     """Session tokens in, answer tokens out, both HS256 with the secret shared with the Action."""

@@ -6,7 +6,8 @@ conventional `REDIS_URL`. A secret is written as a plain string, `{env: NAME}` o
 Every problem is reported as `file:line:col: key: message`, all at once.
 
     base        Section (the frozen, strict model) and Secret (string, {env: NAME}, {file: PATH})
-    server, intake, rules, signals, providers, events, pin, dashboard, alerts
+    server, intake, rules, signals, providers, events, pin, dashboard, alerts,
+                feedback
                 the models of each stage, in the module named after it; each provider type's
                 model lives beside its adapter (gateway/providers/registry.py lists them)
     root        Settings: every section, the providers and the routes between them
@@ -27,6 +28,11 @@ from gateway.settings.base import Secret, Section
 from gateway.settings.dashboard import DashboardSettings, DashboardUser
 from gateway.settings.env import ENV_PREFIX
 from gateway.settings.events import EventsSettings, PricesSettings
+from gateway.settings.feedback import (
+    FeedbackBackfillSettings,
+    FeedbackLogStreamSettings,
+    FeedbackSettings,
+)
 from gateway.settings.intake import Auth0Settings, IntakeSettings
 from gateway.settings.load import build_settings, load_settings
 from gateway.settings.pin import PinSettings, PinSigningKey
@@ -45,6 +51,9 @@ __all__ = [
     "DashboardSettings",
     "DashboardUser",
     "EventsSettings",
+    "FeedbackBackfillSettings",
+    "FeedbackLogStreamSettings",
+    "FeedbackSettings",
     "GeoipSettings",
     "IntakeSettings",
     "LoggingSettings",

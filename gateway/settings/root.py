@@ -11,6 +11,7 @@ from gateway.settings.alerts import AlertsSettings
 from gateway.settings.base import Section
 from gateway.settings.dashboard import DashboardSettings
 from gateway.settings.events import EventsSettings, PricesSettings
+from gateway.settings.feedback import FeedbackSettings
 from gateway.settings.intake import Auth0Settings, IntakeSettings
 from gateway.settings.pin import PinSettings
 from gateway.settings.providers import ProviderBase
@@ -40,6 +41,7 @@ class Settings(Section):
     events: EventsSettings = EventsSettings()
     dashboard: DashboardSettings = DashboardSettings()
     alerts: AlertsSettings = AlertsSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
     # Which file these settings came from, for messages; not a key in the file.
     source: str = Field("<defaults>", exclude=True)
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import ClientResponse, web
 from argon2 import PasswordHasher
 from redis.asyncio import Redis
@@ -48,13 +47,6 @@ rules:
     mode: shadow
 default: allow
 """
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client: Redis = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 async def _actions_csrf(client: Client) -> str:

@@ -21,13 +21,6 @@ from tests.policy.helpers import sms, write_rules
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client: Redis = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 async def instances(redis_url: str) -> AsyncIterator[tuple[Overrides, Overrides, FakeClock]]:
     """Two gateway instances' override caches on one Redis, each with its listener running."""
     clock = FakeClock()

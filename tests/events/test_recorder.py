@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,13 +21,6 @@ from gateway.events import (
 from gateway.models import Action, Decision, ShadowHit, TraceStep
 from gateway.redisproc import free_port
 from tests.events.helpers import RECIPIENT, blocked, blocked_outcome, recorder, signals, sms
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client: Redis = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 async def test_many_records_are_written_in_few_pipelines(redis: Redis) -> None:

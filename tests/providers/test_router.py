@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import aiohttp
@@ -27,13 +26,6 @@ from tests.providers.test_vonage import sent
 
 SMS = OutboundSms("msg-1", "+447700900123", "Your code is 123456", "GB")
 US_SMS = OutboundSms("msg-2", "+14155550123", "Your code is 654321", "US")
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 def settings(twilio_url: str, vonage_url: str, routes: Any = None, **twilio: Any) -> Settings:
