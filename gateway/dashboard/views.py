@@ -36,7 +36,7 @@ from gateway.dashboard.auth import (
 )
 from gateway.logs import get_logger
 from gateway.overrides import KINDS, OverrideError, Overrides
-from gateway.pin.store import PREFIX as PIN_PREFIX
+from gateway.pin import admin as pin_admin
 from gateway.pin.store import PinStore
 from gateway.prices import shipped_prices
 from gateway.settings import Settings
@@ -51,8 +51,6 @@ EXPIRIES = {"": None, "15m": 900, "1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "
 PAGE_SIZE = 50
 CSV_MAX = 10_000
 HSTS = "max-age=31536000"
-PIN_AUDIT = f"{PIN_PREFIX}audit"  # the stream `smsguard pin` (gateway/pin/cli.py) writes
-PIN_AUDIT_MAXLEN = 10_000  # as `smsguard pin` (gateway/pin/cli.py) trims the stream
 # Messages shown after an action: the redirect carries only one of these codes (?notice=code),
 # so nobody can craft a link that shows a message of their choosing on our pages.
 NOTICES = {
@@ -424,7 +422,8 @@ class Dashboard:
     ) -> web.StreamResponse:
         overrides = self._overrides(request)
         try:
-            pin_log: list[dict[str, Any]] | None = await pin_audit(request.app, self.settings, 20)
+            async with pin_store(request.app, self.settings) as store:
+                pin_log: list[pin_admin.AuditEntry] | None = await pin_admin.read_audit(store, 20)
         except (RedisError, OSError) as exc:
             log.warning("dashboard: PIN store unavailable", error=str(exc))
             pin_log = None
@@ -486,7 +485,10 @@ class Dashboard:
             return await self.actions_page(
                 request, session, error="unlock: the user id and a reason are required", status=400
             )
-        cleared = await pin_admin_unlock(request.app, self.settings, sub, session.user, reason)
+        async with pin_store(request.app, self.settings) as store:
+            cleared = await pin_admin.unlock(
+                store, sub, operator=session.user, reason=reason, via="dashboard"
+            )
         await self._overrides(request).note(
             "pin-unlock", author=session.user, reason=reason, target=sub, cleared=cleared
         )
@@ -505,62 +507,13 @@ class Dashboard:
 
 @contextlib.asynccontextmanager
 async def pin_store(app: web.Application, settings: Settings) -> AsyncIterator[PinStore]:
-    """The PIN records the PIN step uses: the running step's store when it is on; otherwise Redis
-    at `pin.redis_url` (else the shared client), as `smsguard pin` does."""
+    """The PIN records the PIN step uses (the running step's store when it is on)."""
     from gateway.pin import PIN_STEP
 
     step = app.get(PIN_STEP)
-    if step is not None:
-        yield step.service.store
-    elif settings.pin.redis_url:
-        own: Redis = Redis.from_url(settings.pin.redis_url, socket_connect_timeout=3)
-        try:
-            yield PinStore(own, max_failures=settings.pin.max_failures)
-        finally:
-            await own.aclose()
-    else:
-        yield PinStore(app[REDIS], max_failures=settings.pin.max_failures)
-
-
-async def pin_admin_unlock(
-    app: web.Application, settings: Settings, sub: str, operator: str, reason: str
-) -> bool:
-    """Unlock a PIN in the store the PIN step uses, audited like `smsguard pin unlock`: one
-    warning-level `pin admin` log line and an entry in the CLI's stream (`smsguard:pin:audit`)."""
-    async with pin_store(app, settings) as store:
-        cleared = await store.unlock(sub)
-        log.warning(
-            "pin admin",
-            action="unlock",
-            user=sub,
-            operator=operator,
-            reason=reason,
-            changed=cleared,
-            via="dashboard",
-        )
-        entry: dict[Any, Any] = {
-            "action": "unlock",
-            "user": sub,
-            "operator": operator,
-            "reason": reason,
-            "changed": int(cleared),
-            "via": "dashboard",
-        }
-        await store.redis.xadd(PIN_AUDIT, entry, maxlen=PIN_AUDIT_MAXLEN, approximate=True)
-    return cleared
-
-
-async def pin_audit(app: web.Application, settings: Settings, limit: int) -> list[dict[str, Any]]:
-    """The latest PIN admin actions (CLI and dashboard), newest first, with a `time`."""
-    async with pin_store(app, settings) as store:
-        rows: Any = await store.redis.xrevrange(PIN_AUDIT, count=limit)
-    out = []
-    for sid, fields in rows:
-        entry = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
-        entry["time"] = int(sid.split(b"-")[0]) / 1000
-        entry.setdefault("via", "cli")
-        out.append(entry)
-    return out
+    running = step.service.store if step is not None else None
+    async with pin_admin.open_store(settings, running=running, shared=app[REDIS]) as store:
+        yield store
 
 
 def policy_info(policy: Any) -> dict[str, Any]:
