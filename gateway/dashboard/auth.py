@@ -67,19 +67,6 @@ def password_tag(password_hash: str) -> str:
     return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
-def client_ip(request: web.Request, trusted_hops: int) -> str:
-    """The peer address, or the X-Forwarded-For entry added by the outermost trusted proxy.
-
-    Every X-Forwarded-For header line counts (a proxy may add its own line)."""
-    if trusted_hops > 0:
-        joined = ",".join(request.headers.getall("X-Forwarded-For", []))
-        hops = [h.strip() for h in joined.split(",")]
-        hops = [h for h in hops if h]
-        if len(hops) >= trusted_hops:
-            return hops[-trusted_hops][:64]
-    return request.remote or "unknown"
-
-
 class Authenticator:
     """Checks usernames and passwords from the settings; constant work for unknown users."""
 

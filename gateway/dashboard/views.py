@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.appkeys import CLOCK, OVERRIDES, POLICY, REDIS
+from gateway.clientip import client_ip
 from gateway.dashboard import charts, queries
 from gateway.dashboard.auth import (
     COOKIE,
@@ -30,7 +31,6 @@ from gateway.dashboard.auth import (
     LoginLimiter,
     Session,
     SessionStore,
-    client_ip,
     csrf_ok,
     set_cookie,
 )

@@ -15,6 +15,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from yarl import URL
 
+from gateway.clientip import client_ip
 from gateway.pin import PIN_STEP, PinStep
 from gateway.pin.i18n import Translator, pick_language
 from gateway.pin.service import AlreadyEnrolled, VerifyResult
@@ -23,22 +24,6 @@ from gateway.web import security_headers
 
 COOKIE = "smsguard-pin"
 SECURE_COOKIE = "__Host-smsguard-pin"
-
-
-def client_ip(request: web.Request, trusted_hops: int) -> str:
-    """The peer address, or the X-Forwarded-For entry added by the outermost trusted proxy.
-
-    Every X-Forwarded-For header line counts, in order: some proxies (HAProxy's `option
-    forwardfor`) add their own line instead of appending to the client's, and reading only the
-    first line would let a client pick its own address.
-    """
-    if trusted_hops > 0:
-        joined = ",".join(request.headers.getall("X-Forwarded-For", []))
-        hops = [h.strip() for h in joined.split(",")]
-        hops = [h for h in hops if h]
-        if len(hops) >= trusted_hops:
-            return hops[-trusted_hops]
-    return request.remote or "unknown"
 
 
 class Page:
