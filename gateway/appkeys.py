@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from gateway.health import Readiness
     from gateway.overrides import Overrides
     from gateway.pipeline import MessagePath
-    from gateway.policy import Policy
+    from gateway.policy.engine import RuleEngine
     from gateway.providers.base import Router
     from gateway.settings import Settings
     from gateway.signals import SignalSource
@@ -33,7 +33,7 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 REDIS: web.AppKey[Redis] = web.AppKey("redis")
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 PIPELINE: web.AppKey[MessagePath] = web.AppKey("pipeline")
-POLICY: web.AppKey[Policy] = web.AppKey("policy")
+POLICY: web.AppKey[RuleEngine] = web.AppKey("policy")
 ROUTER: web.AppKey[Router] = web.AppKey("router")
 EVENTS: web.AppKey[EventSink] = web.AppKey("events")
 SIGNALS: web.AppKey[SignalSource] = web.AppKey("signals")

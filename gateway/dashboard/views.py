@@ -12,6 +12,7 @@ import io
 import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -38,6 +39,7 @@ from gateway.logs import get_logger
 from gateway.overrides import KINDS, OverrideError, Overrides
 from gateway.pin import admin as pin_admin
 from gateway.pin.store import PinStore
+from gateway.policy.engine import RuleEngine
 from gateway.prices import shipped_prices
 from gateway.settings import Settings
 from gateway.web import DEFAULT_CSP, security_headers
@@ -381,23 +383,12 @@ class Dashboard:
 
     # -- rules ------------------------------------------------------------------------------------
 
-    async def _rules(self, request: web.Request) -> dict[str, Any]:
+    async def _rules(self, request: web.Request) -> RulesView:
         range_ = request.query.get("range", "day")
         hits, shadow = await queries.rule_counts(
             self._redis(request), range_, request.app[CLOCK].time()
         )
-        info = policy_info(request.app.get(POLICY))
-        for rule in info["rules"]:
-            rule["hits"] = hits.get(rule["id"], 0)
-            rule["would"] = {
-                k.split("|", 1)[1]: n for k, n in shadow.items() if k.split("|", 1)[0] == rule["id"]
-            }
-        known = {r["id"] for r in info["rules"]}
-        info["other_hits"] = sorted(
-            ((r, n) for r, n in hits.items() if r not in known), key=lambda x: -x[1]
-        )
-        info["range"] = range_ if range_ in queries.RANGES else "day"
-        return info
+        return rules_view(request.app[POLICY], hits, shadow, range_)
 
     async def rules_page(self, request: web.Request, session: Session) -> web.StreamResponse:
         info = await self._rules(request)
@@ -406,9 +397,7 @@ class Dashboard:
         )
 
     async def rules_api(self, request: web.Request, session: Session) -> web.StreamResponse:
-        info = await self._rules(request)
-        info["other_hits"] = [{"rule": r, "hits": n} for r, n in info["other_hits"]]
-        return web.json_response(info)
+        return web.json_response((await self._rules(request)).as_json())
 
     # -- actions ----------------------------------------------------------------------------------
 
@@ -516,45 +505,69 @@ async def pin_store(app: web.Application, settings: Settings) -> AsyncIterator[P
         yield store
 
 
-def policy_info(policy: Any) -> dict[str, Any]:
-    """What the Rules page shows, read defensively from whatever policy object is installed."""
-    ruleset = getattr(policy, "rules", None) or getattr(policy, "ruleset", None)
-    # The engine holds a RuleSet (with .rules, .files, .default) or a plain sequence of rules.
-    items = getattr(ruleset, "rules", ruleset) or ()
+@dataclass(frozen=True, slots=True)
+class RuleRow:
+    """One rule on the Rules page: the engine's RuleInfo with its hits in the range."""
 
-    def pick(name: str) -> Any:
-        value = getattr(policy, name, None)
-        return value if value is not None else getattr(ruleset, name, None)
+    id: str
+    description: str
+    action: str
+    mode: str
+    velocity: str
+    file: str
+    hits: int
+    would: dict[str, int]  # shadow rules: "would have <action>" counts
 
-    rule_info = getattr(policy, "rule_info", None)
-    if callable(rule_info):  # the rule engine's own summary (with file:line and velocity)
-        items = rule_info()
-    rules = []
-    for r in items if isinstance(items, list | tuple) else ():
-        shadow = bool(getattr(r, "shadow", False))
-        rules.append(
-            {
-                "id": str(getattr(r, "id", "?")),
-                "description": str(getattr(r, "description", "") or ""),
-                "action": str(getattr(r, "action", "") or ""),
-                "mode": str(getattr(r, "mode", "shadow" if shadow else "enforce")),
-                "velocity": str(getattr(r, "velocity", "") or "")
-                if isinstance(getattr(r, "velocity", None), str)
-                else "",
-                "file": str(getattr(r, "file", "") or getattr(r, "location", "") or ""),
-            }
+
+@dataclass(frozen=True, slots=True)
+class RulesView:
+    """What the Rules page and /dashboard/api/rules show."""
+
+    engine: str
+    version: str
+    loaded_at: float
+    last_error: str | None
+    last_error_at: float | None
+    files: tuple[str, ...]
+    default: str
+    rules: list[RuleRow]
+    other_hits: list[tuple[str, int]]  # deciders that are not rules (overrides), most hits first
+    range: str
+
+    def as_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["other_hits"] = [{"rule": r, "hits": n} for r, n in self.other_hits]
+        return data
+
+
+def rules_view(
+    policy: RuleEngine, hits: dict[str, int], shadow: dict[str, int], range_: str
+) -> RulesView:
+    """The engine's typed summary joined with the decision counts of `range_`."""
+    summary = policy.summary()
+    rows = [
+        RuleRow(
+            id=r.id,
+            description=r.description,
+            action=r.action,
+            mode=r.mode,
+            velocity=r.velocity,
+            file=r.file,
+            hits=hits.get(r.id, 0),
+            would={k.split("|", 1)[1]: n for k, n in shadow.items() if k.split("|", 1)[0] == r.id},
         )
-    loaded_at = pick("loaded_at")
-    last_error = pick("last_error")
-    last_error_at = pick("last_error_at")
-    default = getattr(getattr(ruleset, "default", None), "action", None)
-    return {
-        "engine": type(policy).__name__ if policy is not None else None,
-        "version": pick("version"),
-        "loaded_at": float(loaded_at) if isinstance(loaded_at, int | float) else None,
-        "last_error": str(last_error) if last_error else None,
-        "last_error_at": float(last_error_at) if isinstance(last_error_at, int | float) else None,
-        "files": [str(f) for f in pick("files") or ()],
-        "default": str(default) if default else None,
-        "rules": rules,
-    }
+        for r in summary.rules
+    ]
+    known = {r.id for r in rows}
+    return RulesView(
+        engine=type(policy).__name__,
+        version=summary.version,
+        loaded_at=summary.loaded_at,
+        last_error=summary.last_error,
+        last_error_at=summary.last_error_at,
+        files=summary.files,
+        default=summary.default,
+        rules=rows,
+        other_hits=sorted(((r, n) for r, n in hits.items() if r not in known), key=lambda x: -x[1]),
+        range=range_ if range_ in queries.RANGES else "day",
+    )

@@ -53,6 +53,19 @@ class RuleInfo:
 
 
 @dataclass(frozen=True)
+class PolicySummary:
+    """What the dashboard's Rules page shows about the running rule set."""
+
+    version: str
+    loaded_at: float
+    files: tuple[str, ...]
+    default: str
+    rules: list[RuleInfo]
+    last_error: str | None  # a refused reload: every problem with file:line
+    last_error_at: float | None
+
+
+@dataclass(frozen=True)
 class _Reservation:
     decision: Decision  # held so its id() cannot be reused while the reservation waits
     keys: tuple[str, ...]
@@ -124,6 +137,17 @@ class RuleEngine:
                 RuleInfo(r.id, r.description, r.action, r.mode, r.status, str(r.location), vel)
             )
         return out
+
+    def summary(self) -> PolicySummary:
+        return PolicySummary(
+            version=self.version,
+            loaded_at=self.loaded_at,
+            files=self.files,
+            default=self._rules.default.action,
+            rules=self.rule_info(),
+            last_error=str(self.last_error) if self.last_error is not None else None,
+            last_error_at=self.last_error_at,
+        )
 
     # ------------------------------------------------------------------------------- reloading
 

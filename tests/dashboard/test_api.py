@@ -240,6 +240,15 @@ async def test_rules_page_shows_the_loaded_rules_hits_and_shadow_counts(client: 
     assert info["last_error"] is None
 
 
+async def test_rules_api_names_the_engine_files_and_default_action(client: Client) -> None:
+    """The rules API shows the engine's typed summary: engine, rule files, default action."""
+    await login(client)
+    info = await (await client.get("/dashboard/api/rules")).json()
+    assert (info["engine"], info["default"], info["range"]) == ("RuleEngine", "allow", "day")
+    assert [f.rsplit("/", 1)[-1] for f in info["files"]] == ["rules.yaml"]
+    assert info["rules"][0]["file"].endswith("rules.yaml:2:5")
+
+
 async def test_pin_unlock_clears_the_lock_and_is_audited(
     client: Client, settings: Settings
 ) -> None:
