@@ -14,10 +14,12 @@ from gateway.metrics import Metrics
 
 if TYPE_CHECKING:
     from gateway.alerts.dispatcher import Alerter
+    from gateway.dashboard.stage import Dashboard
     from gateway.events import EventSink
     from gateway.feedback.recorder import FeedbackRecorder
     from gateway.health import Readiness
     from gateway.overrides import Overrides
+    from gateway.pin import PinStep
     from gateway.pipeline import MessagePath
     from gateway.policy.engine import RuleEngine
     from gateway.providers.base import Router
@@ -40,6 +42,8 @@ SIGNALS: web.AppKey[SignalSource] = web.AppKey("signals")
 OVERRIDES: web.AppKey[Overrides] = web.AppKey("overrides")
 ALERTS: web.AppKey[Alerter] = web.AppKey("alerts")
 FEEDBACK: web.AppKey[FeedbackRecorder] = web.AppKey("feedback")
+PIN_STEP: web.AppKey[PinStep] = web.AppKey("pin_step")
+DASHBOARD: web.AppKey[Dashboard] = web.AppKey("dashboard")
 
 # Per-request storage: the request id, and the fields of the request's one log line.
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from redis.asyncio import Redis
 
-from gateway.appkeys import CLOCK, FEEDBACK, HTTP, METRICS, READINESS, REDIS, SETTINGS
+from gateway.appkeys import CLOCK, FEEDBACK, HTTP, METRICS, PIN_STEP, READINESS, REDIS, SETTINGS
 from gateway.errors import ConfigError, Location, Problem
 from gateway.health import CheckResult
 from gateway.logs import get_logger
@@ -29,6 +29,8 @@ from gateway.settings import PinSettings, Settings
 from gateway.web import setup_static, setup_templates
 
 log = get_logger("gateway.pin")
+
+__all__ = ["PIN_STEP", "PinStep", "setup"]
 
 
 @dataclass
@@ -44,9 +46,6 @@ class PinStep:
     verifier: AccessTokenVerifier | None
     secure_cookie: bool
     storage: StorageReport | None = None
-
-
-PIN_STEP = web.AppKey("pin_step", PinStep)
 
 
 def tenant_of(settings: Settings) -> str | None:

@@ -1,0 +1,97 @@
+"""The Rules page: the running rule set (the engine's typed summary) with each rule's hits and
+shadow "would have" counts over a range, and the deciders that are not rules (overrides)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from aiohttp import web
+
+from gateway.appkeys import CLOCK, POLICY, REDIS
+from gateway.dashboard import queries
+from gateway.dashboard.auth import Session
+from gateway.dashboard.page import render
+from gateway.policy.engine import RuleEngine
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRow:
+    """One rule on the Rules page: the engine's RuleInfo with its hits in the range."""
+
+    id: str
+    description: str
+    action: str
+    mode: str
+    velocity: str
+    file: str
+    hits: int
+    would: dict[str, int]  # shadow rules: "would have <action>" counts
+
+
+@dataclass(frozen=True, slots=True)
+class RulesView:
+    """What the Rules page and /dashboard/api/rules show."""
+
+    engine: str
+    version: str
+    loaded_at: float
+    last_error: str | None
+    last_error_at: float | None
+    files: tuple[str, ...]
+    default: str
+    rules: list[RuleRow]
+    other_hits: list[tuple[str, int]]  # deciders that are not rules (overrides), most hits first
+    range: str
+
+    def as_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["other_hits"] = [{"rule": r, "hits": n} for r, n in self.other_hits]
+        return data
+
+
+def rules_view(
+    policy: RuleEngine, hits: dict[str, int], shadow: dict[str, int], range_: str
+) -> RulesView:
+    """The engine's typed summary joined with the decision counts of `range_`."""
+    summary = policy.summary()
+    rows = [
+        RuleRow(
+            id=r.id,
+            description=r.description,
+            action=r.action,
+            mode=r.mode,
+            velocity=r.velocity,
+            file=r.file,
+            hits=hits.get(r.id, 0),
+            would={k.split("|", 1)[1]: n for k, n in shadow.items() if k.split("|", 1)[0] == r.id},
+        )
+        for r in summary.rules
+    ]
+    known = {r.id for r in rows}
+    return RulesView(
+        engine=type(policy).__name__,
+        version=summary.version,
+        loaded_at=summary.loaded_at,
+        last_error=summary.last_error,
+        last_error_at=summary.last_error_at,
+        files=summary.files,
+        default=summary.default,
+        rules=rows,
+        other_hits=sorted(((r, n) for r, n in hits.items() if r not in known), key=lambda x: -x[1]),
+        range=range_ if range_ in queries.RANGES else "day",
+    )
+
+
+async def _rules(request: web.Request) -> RulesView:
+    range_ = request.query.get("range", "day")
+    hits, shadow = await queries.rule_counts(request.app[REDIS], range_, request.app[CLOCK].time())
+    return rules_view(request.app[POLICY], hits, shadow, range_)
+
+
+async def rules_page(request: web.Request, session: Session) -> web.StreamResponse:
+    context = {"info": await _rules(request), "ranges": list(queries.RANGES)}
+    return render("dashboard/rules.html", request, session, context)
+
+
+async def rules_api(request: web.Request, session: Session) -> web.StreamResponse:
+    return web.json_response((await _rules(request)).as_json())
