@@ -129,68 +129,75 @@ async def test_rule_keyed_on_a_full_number_leaves_no_number_in_pages(
 # -- 3: PIN unlock in the PIN step's store, audited with the CLI's ---------------------------------
 
 
+LOCKED = "smsguard:pin:user:sms|abc"
+
+
+@pytest.fixture
+async def pin_redis(redis_url: str) -> AsyncIterator[tuple[str, Redis]]:
+    """A Redis database of its own for pin.redis_url, holding the locked PIN user sms|abc."""
+    pin_url = redis_url.rsplit("/", 1)[0] + "/5"
+    client: Redis = Redis.from_url(pin_url)
+    await client.hset(LOCKED, mapping={"hash": "x", "failures": "5", "locked_at": "1"})
+    yield pin_url, client
+    await client.aclose()
+
+
 async def test_pin_unlock_uses_pin_redis_url_and_the_pin_audit_stream(
-    aiohttp_client: MakeClient, redis_url: str, tmp_path: Path, redis: Redis
+    aiohttp_client: MakeClient,
+    redis_url: str,
+    tmp_path: Path,
+    redis: Redis,
+    pin_redis: tuple[str, Redis],
 ) -> None:
     """With pin.redis_url set, the unlock clears the lock there and audits in smsguard:pin:audit."""
-    pin_url = redis_url.rsplit("/", 1)[0] + "/5"
-    pin_redis: Redis = Redis.from_url(pin_url)
-    try:
-        key = "smsguard:pin:user:sms|abc"
-        await pin_redis.hset(key, mapping={"hash": "x", "failures": "5", "locked_at": "1"})
-        settings = gateway_settings(
-            redis_url, tmp_path / "rules", sections={"pin": {"redis_url": pin_url}}
-        )
-        client = await aiohttp_client(create_app(settings))
-        await login(client)
-        location = await _unlock(client)
-        assert "notice=pin-unlocked" in location
-        assert await pin_redis.hget(key, "locked_at") is None
-        assert await pin_redis.hget(key, "hash") == b"x"
-        entries: Any = await pin_redis.xrange("smsguard:pin:audit")
-        assert len(entries) == 1
-        fields = entries[0][1]
-        assert fields[b"action"] == b"unlock"
-        assert fields[b"user"] == b"sms|abc"
-        assert fields[b"operator"] == USER.encode()
-        assert fields[b"changed"] == b"1"
-        assert not await redis.exists("smsguard:pin:audit")
-    finally:
-        await pin_redis.flushdb()
-        await pin_redis.aclose()
+    pin_url, pin_store = pin_redis
+    settings = gateway_settings(
+        redis_url, tmp_path / "rules", sections={"pin": {"redis_url": pin_url}}
+    )
+    client = await aiohttp_client(create_app(settings))
+    await login(client)
+    location = await _unlock(client)
+    assert "notice=pin-unlocked" in location
+    assert await pin_store.hget(LOCKED, "locked_at") is None
+    assert await pin_store.hget(LOCKED, "hash") == b"x"
+    entries: Any = await pin_store.xrange("smsguard:pin:audit")
+    assert len(entries) == 1
+    fields = entries[0][1]
+    assert fields[b"action"] == b"unlock"
+    assert fields[b"user"] == b"sms|abc"
+    assert fields[b"operator"] == USER.encode()
+    assert fields[b"changed"] == b"1"
+    assert not await redis.exists("smsguard:pin:audit")
 
 
 async def test_pin_unlock_uses_the_running_pin_steps_store(
-    aiohttp_client: MakeClient, redis_url: str, tmp_path: Path, redis: Redis
+    aiohttp_client: MakeClient,
+    redis_url: str,
+    tmp_path: Path,
+    redis: Redis,
+    pin_redis: tuple[str, Redis],
 ) -> None:
     """With the PIN step on, the unlock goes to the step's own store (pin.redis_url)."""
     from gateway.pin import PIN_STEP
     from tests.pin.fake_auth0 import SHARED_SECRET, TENANT
 
-    pin_url = redis_url.rsplit("/", 1)[0] + "/6"
-    pin_redis: Redis = Redis.from_url(pin_url)
-    try:
-        key = "smsguard:pin:user:sms|abc"
-        await pin_redis.hset(key, mapping={"hash": "x", "failures": "5", "locked_at": "1"})
-        pin = {
-            "enabled": True,
-            "tenant_domain": TENANT,
-            "redirect_secret": SHARED_SECRET,
-            "redis_url": pin_url,
-            "argon2_memory_kib": 8192,
-            "argon2_time_cost": 1,
-        }
-        settings = gateway_settings(redis_url, tmp_path / "rules", sections={"pin": pin})
-        client = await aiohttp_client(create_app(settings))
-        assert PIN_STEP in client.app
-        await login(client)
-        assert "notice=pin-unlocked" in await _unlock(client)
-        assert await pin_redis.hget(key, "locked_at") is None
-        assert await pin_redis.xlen("smsguard:pin:audit") == 1
-        assert not await redis.exists(key)
-    finally:
-        await pin_redis.flushdb()
-        await pin_redis.aclose()
+    pin_url, pin_store = pin_redis
+    pin = {
+        "enabled": True,
+        "tenant_domain": TENANT,
+        "redirect_secret": SHARED_SECRET,
+        "redis_url": pin_url,
+        "argon2_memory_kib": 8192,
+        "argon2_time_cost": 1,
+    }
+    settings = gateway_settings(redis_url, tmp_path / "rules", sections={"pin": pin})
+    client = await aiohttp_client(create_app(settings))
+    assert PIN_STEP in client.app
+    await login(client)
+    assert "notice=pin-unlocked" in await _unlock(client)
+    assert await pin_store.hget(LOCKED, "locked_at") is None
+    assert await pin_store.xlen("smsguard:pin:audit") == 1
+    assert not await redis.exists(LOCKED)
 
 
 async def test_cli_and_dashboard_unlocks_are_listed_together(

@@ -67,5 +67,4 @@ async def test_store_prefers_pin_redis_url_over_the_shared_client(
     try:
         assert await pin_redis.xlen(admin.AUDIT_STREAM) == 1
     finally:
-        await pin_redis.flushdb()
         await pin_redis.aclose()
