@@ -249,6 +249,15 @@ async def test_rules_api_names_the_engine_files_and_default_action(client: Clien
     assert info["rules"][0]["file"].endswith("rules.yaml:2:5")
 
 
+async def test_actions_page_title_holds_no_pin_log(client: Client) -> None:
+    """The Actions page is titled "Actions" and shows the PIN admin log once, in its body."""
+    await login(client)
+    page = await (await client.get("/dashboard/actions")).text()
+    assert "<title>Actions · smsguard</title>" in page
+    assert page.count('id="pin-log"') == 1
+    assert page.index('id="pin-log"') > page.index("<body>")
+
+
 async def test_pin_unlock_clears_the_lock_and_is_audited(
     client: Client, settings: Settings
 ) -> None:
