@@ -22,7 +22,6 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 from argon2 import PasswordHasher
@@ -148,7 +147,7 @@ class SessionStore:
         pipe = self._redis.pipeline(transaction=False)
         pipe.hgetall(key)
         pipe.expire(key, self.idle_s, xx=True)
-        raw: Any
+        raw: dict[bytes, bytes]
         raw, _ = await pipe.execute()
         if not raw:
             return None
@@ -219,7 +218,7 @@ class LoginLimiter:
 
     async def begin(self, ip: str, username: str) -> LoginGate:
         """Check the limits and, when allowed, count this attempt as a failure in advance."""
-        raw: list[Any] = await self._redis.eval(
+        raw: list[bytes | str] = await self._redis.eval(
             _BEGIN,
             2,
             *self._keys(ip, username),

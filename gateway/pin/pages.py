@@ -9,7 +9,7 @@ user and this login.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -29,10 +29,12 @@ SECURE_COOKIE = "__Host-smsguard-pin"
 class Page:
     """One request's view of the step: language, tokens, cookie and rendering."""
 
-    def __init__(self, request: web.Request, step: PinStep, params: Any) -> None:
+    def __init__(self, request: web.Request, step: PinStep, params: Mapping[str, object]) -> None:
+        if step.redirect is None:  # the routes exist only with pin.redirect_secret
+            raise web.HTTPNotFound()
         self.request = request
         self.step = step
-        self.tokens: RedirectTokens = step.redirect  # type: ignore[assignment]
+        self.tokens = step.redirect
         self.token = str(params.get("session_token", ""))
         self.state = str(params.get("state", ""))
         language = pick_language(
@@ -56,7 +58,7 @@ class Page:
             f"form-action 'self' {resume}; frame-ancestors 'none'; base-uri 'none'"
         )
 
-    def render(self, template: str, status: int, **context: Any) -> web.Response:
+    def render(self, template: str, status: int, **context: object) -> web.Response:
         settings = self.step.settings
         css = self.request.app.router["static"].url_for(filename="pin-page.css")
         context.update(

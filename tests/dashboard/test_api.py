@@ -288,7 +288,7 @@ async def test_rules_page_shows_a_refused_reload_and_keeps_the_running_rules(
     from gateway.appkeys import POLICY
 
     (settings.rules.path / "rules.yaml").write_text("rules:\n  - id: x\n    action: explode\n")
-    engine: Any = client.app[POLICY]
+    engine = client.app[POLICY]
     assert await engine.reload() is False
     await login(client)
     info = await (await client.get("/dashboard/api/rules")).json()
