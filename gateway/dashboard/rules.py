@@ -11,21 +11,19 @@ from gateway.appkeys import CLOCK, POLICY, REDIS
 from gateway.dashboard import queries
 from gateway.dashboard.auth import Session
 from gateway.dashboard.page import render
-from gateway.policy.engine import RuleEngine
+from gateway.policy.engine import PolicySummary, RuleEngine, RuleInfo
 
 
 @dataclass(frozen=True, slots=True)
 class RuleRow:
-    """One rule on the Rules page: the engine's RuleInfo with its hits in the range."""
+    """One rule on the Rules page: what the engine says of it, with its counts in the range."""
 
-    id: str
-    description: str
-    action: str
-    mode: str
-    velocity: str
-    file: str
+    rule: RuleInfo
     hits: int
     would: dict[str, int]  # shadow rules: "would have <action>" counts
+
+    def as_json(self) -> dict[str, object]:
+        return {**asdict(self.rule), "hits": self.hits, "would": self.would}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,20 +31,20 @@ class RulesView:
     """What the Rules page and /dashboard/api/rules show."""
 
     engine: str
-    version: str
-    loaded_at: float
-    last_error: str | None
-    last_error_at: float | None
-    files: tuple[str, ...]
-    default: str
-    rules: list[RuleRow]
+    summary: PolicySummary
+    rows: list[RuleRow]
     other_hits: list[tuple[str, int]]  # deciders that are not rules (overrides), most hits first
     range: str
 
     def as_json(self) -> dict[str, object]:
-        data = asdict(self)
-        data["other_hits"] = [{"rule": r, "hits": n} for r, n in self.other_hits]
-        return data
+        summary = asdict(self.summary)
+        summary["rules"] = [row.as_json() for row in self.rows]
+        return {
+            "engine": self.engine,
+            **summary,
+            "other_hits": [{"rule": r, "hits": n} for r, n in self.other_hits],
+            "range": self.range,
+        }
 
 
 def rules_view(
@@ -54,29 +52,16 @@ def rules_view(
 ) -> RulesView:
     """The engine's typed summary joined with the decision counts of `range_`."""
     summary = policy.summary()
-    rows = [
-        RuleRow(
-            id=r.id,
-            description=r.description,
-            action=r.action,
-            mode=r.mode,
-            velocity=r.velocity,
-            file=r.file,
-            hits=hits.get(r.id, 0),
-            would={k.split("|", 1)[1]: n for k, n in shadow.items() if k.split("|", 1)[0] == r.id},
-        )
-        for r in summary.rules
-    ]
-    known = {r.id for r in rows}
+    would: dict[str, dict[str, int]] = {}
+    for key, n in shadow.items():  # "<rule id>|<action>"
+        rule_id, action = key.split("|", 1)
+        would.setdefault(rule_id, {})[action] = n
+    rows = [RuleRow(r, hits.get(r.id, 0), would.get(r.id, {})) for r in summary.rules]
+    known = {r.id for r in summary.rules}
     return RulesView(
         engine=type(policy).__name__,
-        version=summary.version,
-        loaded_at=summary.loaded_at,
-        last_error=summary.last_error,
-        last_error_at=summary.last_error_at,
-        files=summary.files,
-        default=summary.default,
-        rules=rows,
+        summary=summary,
+        rows=rows,
         other_hits=sorted(((r, n) for r, n in hits.items() if r not in known), key=lambda x: -x[1]),
         range=range_ if range_ in queries.RANGES else "day",
     )

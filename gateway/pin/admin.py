@@ -64,23 +64,16 @@ async def record(
     via: Via,
 ) -> None:
     """Audit one admin action: the `pin admin` log line and an entry in the audit stream."""
-    log.warning(
-        "pin admin",
-        action=action,
-        user=user,
-        operator=operator,
-        reason=reason,
-        changed=changed,
-        via=via,
-    )
-    entry: dict[FieldT, EncodableT] = {
+    fields: dict[str, str] = {
         "action": action,
         "user": user,
         "operator": operator,
         "reason": reason,
-        "changed": int(changed),
         "via": via,
     }
+    log.warning("pin admin", changed=changed, **fields)
+    entry: dict[FieldT, EncodableT] = dict(fields.items())
+    entry["changed"] = int(changed)
     await store.redis.xadd(AUDIT_STREAM, entry, maxlen=AUDIT_MAXLEN, approximate=True)
 
 
