@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from aiohttp import web
 from redis.asyncio import Redis
 
-from gateway.appkeys import CLOCK, FEEDBACK, HTTP, METRICS, PIN_STEP, READINESS, REDIS, SETTINGS
+from gateway.appkeys import CLOCK, FEEDBACK, HTTP, METRICS, READINESS, REDIS, SETTINGS
+from gateway.appkeys import PIN_STEP as PIN_STEP  # re-exported: the PIN handlers use it
 from gateway.errors import ConfigError, Location, Problem
 from gateway.health import CheckResult
 from gateway.logs import get_logger
@@ -29,8 +30,6 @@ from gateway.settings import PinSettings, Settings
 from gateway.web import setup_static, setup_templates
 
 log = get_logger("gateway.pin")
-
-__all__ = ["PIN_STEP", "PinStep", "setup"]
 
 
 @dataclass

@@ -129,10 +129,12 @@ async def traffic(client: Client) -> None:
 async def settle(client: Client) -> None:
     """Wait until the event recorder has written everything it holds."""
     from gateway.appkeys import EVENTS
+    from gateway.events import EventRecorder
 
-    sink: Any = client.app[EVENTS]
+    sink = client.app[EVENTS]
+    assert isinstance(sink, EventRecorder)
     for _ in range(500):
-        if getattr(sink, "pending", 0) == 0:
+        if sink.pending == 0:
             break
         await asyncio.sleep(0.01)
     await sink.flush()
