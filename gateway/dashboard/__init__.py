@@ -11,11 +11,11 @@ What lives where:
     page.py      rendering, security headers, safe redirects, the fixed notices
     login.py     log in, log out
     overview.py  the overview (page, JSON)
-    events.py    the event log, one event, the CSV export
+    events.py    the event log's handlers: pages, JSON, one event, the CSV download
     rules.py     the Rules page: the engine's typed summary with hits per rule
     actions.py   overrides and PIN unlocks (PIN administration itself: gateway/pin/admin.py)
     queries.py   counts from the aggregates;  eventsearch.py  filters, pages, one event
-    export.py    the CSV export;  charts.py  SVG charts
+    export.py    CSV rows and columns;  charts.py  SVG charts
     cli.py       `smsguard dashboard ...` (password hashes, overrides from a shell)
 """
 

@@ -139,6 +139,7 @@ class RuleEngine:
         return out
 
     def summary(self) -> PolicySummary:
+        """The running set as the dashboard shows it (typed: no reading attributes by name)."""
         return PolicySummary(
             version=self.version,
             loaded_at=self.loaded_at,
