@@ -14,9 +14,9 @@ from tests.dashboard.conftest import gateway_settings
 
 Client = TestClient[web.Request, web.Application]
 
-# Overrides are left out until their rework (policy stage) builds them like the others.
 STAGES = {
     "signals": appkeys.SIGNALS,
+    "overrides": appkeys.OVERRIDES,
     "router": appkeys.ROUTER,
     "policy": appkeys.POLICY,
     "events": appkeys.EVENTS,

@@ -14,19 +14,13 @@ from gateway.appkeys import DASHBOARD, OVERRIDES, PIN_STEP, REDIS
 from gateway.dashboard.auth import Session
 from gateway.dashboard.page import BASE, render, safe_back, see_other
 from gateway.logs import get_logger
-from gateway.overrides import KINDS, OverrideError, Overrides
+from gateway.overrides import KINDS, OverrideError
 from gateway.pin import admin as pin_admin
 from gateway.pin.store import PinStore
 
 log = get_logger("gateway.dashboard")
 
 EXPIRIES = {"": None, "15m": 900, "1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
-
-
-def _overrides(request: web.Request) -> Overrides:
-    overrides = request.app[OVERRIDES]
-    assert isinstance(overrides, Overrides)
-    return overrides
 
 
 @contextlib.asynccontextmanager
@@ -43,7 +37,7 @@ async def _pin_store(request: web.Request) -> AsyncIterator[PinStore]:
 async def _page(
     request: web.Request, session: Session, *, error: str | None = None, status: int = 200
 ) -> web.StreamResponse:
-    overrides = _overrides(request)
+    overrides = request.app[OVERRIDES]
     pin_log: list[pin_admin.AuditEntry] | None
     try:
         async with _pin_store(request) as store:
@@ -74,7 +68,7 @@ async def add_override(request: web.Request, session: Session) -> web.StreamResp
     if expiry not in EXPIRIES:
         return await _page(request, session, error="unknown expiry", status=400)
     try:
-        o = await _overrides(request).add(
+        o = await request.app[OVERRIDES].add(
             str(form.get("kind", "")),
             str(form.get("value", "")),
             str(form.get("action", "block")),
@@ -93,7 +87,7 @@ async def add_override(request: web.Request, session: Session) -> web.StreamResp
 
 async def remove_override(request: web.Request, session: Session) -> web.StreamResponse:
     form = await request.post()
-    removed = await _overrides(request).remove(
+    removed = await request.app[OVERRIDES].remove(
         request.match_info["oid"], author=session.user, reason=str(form.get("reason", ""))
     )
     notice = "override-removed" if removed else "override-gone"
@@ -111,7 +105,7 @@ async def pin_unlock(request: web.Request, session: Session) -> web.StreamRespon
         cleared = await pin_admin.unlock(
             store, sub, operator=session.user, reason=reason, via="dashboard"
         )
-    await _overrides(request).note(
+    await request.app[OVERRIDES].note(
         "pin-unlock", author=session.user, reason=reason, target=sub, cleared=cleared
     )
     notice = "pin-unlocked" if cleared else "pin-not-locked"
@@ -119,7 +113,7 @@ async def pin_unlock(request: web.Request, session: Session) -> web.StreamRespon
 
 
 async def overrides_api(request: web.Request, session: Session) -> web.StreamResponse:
-    overrides = _overrides(request)
+    overrides = request.app[OVERRIDES]
     return web.json_response(
         {"overrides": [o.public() for o in overrides.active()], "audit": await overrides.audit(200)}
     )
