@@ -15,6 +15,7 @@ from tests.dashboard.conftest import gateway_settings
 Client = TestClient[web.Request, web.Application]
 
 STAGES = {
+    "alerts": appkeys.ALERTS,
     "signals": appkeys.SIGNALS,
     "overrides": appkeys.OVERRIDES,
     "router": appkeys.ROUTER,
