@@ -11,7 +11,8 @@ from gateway.appkeys import CLOCK, POLICY, REDIS
 from gateway.dashboard import queries
 from gateway.dashboard.auth import Session
 from gateway.dashboard.page import render
-from gateway.policy.engine import PolicySummary, RuleEngine, RuleInfo
+from gateway.policy.engine import RuleEngine
+from gateway.policy.summary import PolicySummary, RuleInfo
 
 
 @dataclass(frozen=True, slots=True)
