@@ -1,7 +1,16 @@
 """The application factory: wires every stage once, with its I/O injected.
 
-Order matters: shared resources (HTTP session, Redis) open first and close last; each stage's
-`setup(app)` adds its routes and its own cleanup context after them.
+Order matters: shared resources (HTTP session, Redis) open first and close last; the stages follow
+in the order of the message path, so a stage may use those set up before it.
+
+Every stage is built the same way (a new stage copies it):
+  - `<stage>.setup(app)`, called below, reads app[SETTINGS], checks what needs no I/O, adds the
+    stage's routes and appends ONE cleanup context. It stores nothing under the stage's key.
+  - That cleanup context runs at start-up: it builds the stage object with its I/O (app[REDIS],
+    app[HTTP], app[CLOCK], the keys of earlier stages), stores it under its typed AppKey from
+    gateway/appkeys.py, adds its readiness check, yields, and closes what it opened.
+  - Handlers read the stage with `request.app[KEY]` when a request comes. Before start-up the key
+    is simply absent: no placeholder object, no client bound late, no attribute swapped in.
 """
 
 from __future__ import annotations

@@ -14,12 +14,14 @@ from gateway.metrics import Metrics
 
 if TYPE_CHECKING:
     from gateway.alerts.dispatcher import Alerter
+    from gateway.dashboard.stage import Dashboard
     from gateway.events import EventSink
     from gateway.feedback.recorder import FeedbackRecorder
     from gateway.health import Readiness
     from gateway.overrides import Overrides
+    from gateway.pin import PinStep
     from gateway.pipeline import MessagePath
-    from gateway.policy import Policy
+    from gateway.policy.engine import RuleEngine
     from gateway.providers.base import Router
     from gateway.settings import Settings
     from gateway.signals import SignalSource
@@ -33,13 +35,15 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 REDIS: web.AppKey[Redis] = web.AppKey("redis")
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 PIPELINE: web.AppKey[MessagePath] = web.AppKey("pipeline")
-POLICY: web.AppKey[Policy] = web.AppKey("policy")
+POLICY: web.AppKey[RuleEngine] = web.AppKey("policy")
 ROUTER: web.AppKey[Router] = web.AppKey("router")
 EVENTS: web.AppKey[EventSink] = web.AppKey("events")
 SIGNALS: web.AppKey[SignalSource] = web.AppKey("signals")
 OVERRIDES: web.AppKey[Overrides] = web.AppKey("overrides")
 ALERTS: web.AppKey[Alerter] = web.AppKey("alerts")
 FEEDBACK: web.AppKey[FeedbackRecorder] = web.AppKey("feedback")
+PIN_STEP: web.AppKey[PinStep] = web.AppKey("pin_step")
+DASHBOARD: web.AppKey[Dashboard] = web.AppKey("dashboard")
 
 # Per-request storage: the request id, and the fields of the request's one log line.
 REQUEST_ID = web.RequestKey("request_id", str)

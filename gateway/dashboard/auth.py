@@ -22,7 +22,6 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 from argon2 import PasswordHasher
@@ -65,19 +64,6 @@ class Session:
 def password_tag(password_hash: str) -> str:
     """A short, non-reversible tag of a stored password hash (kept in the session)."""
     return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
-
-
-def client_ip(request: web.Request, trusted_hops: int) -> str:
-    """The peer address, or the X-Forwarded-For entry added by the outermost trusted proxy.
-
-    Every X-Forwarded-For header line counts (a proxy may add its own line)."""
-    if trusted_hops > 0:
-        joined = ",".join(request.headers.getall("X-Forwarded-For", []))
-        hops = [h.strip() for h in joined.split(",")]
-        hops = [h for h in hops if h]
-        if len(hops) >= trusted_hops:
-            return hops[-trusted_hops][:64]
-    return request.remote or "unknown"
 
 
 class Authenticator:
@@ -161,7 +147,7 @@ class SessionStore:
         pipe = self._redis.pipeline(transaction=False)
         pipe.hgetall(key)
         pipe.expire(key, self.idle_s, xx=True)
-        raw: Any
+        raw: dict[bytes, bytes]
         raw, _ = await pipe.execute()
         if not raw:
             return None
@@ -232,7 +218,7 @@ class LoginLimiter:
 
     async def begin(self, ip: str, username: str) -> LoginGate:
         """Check the limits and, when allowed, count this attempt as a failure in advance."""
-        raw: list[Any] = await self._redis.eval(
+        raw: list[bytes | str] = await self._redis.eval(
             _BEGIN,
             2,
             *self._keys(ip, username),

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway.appkeys import CLOCK, EVENTS, METRICS, PHONE_HASH, READINESS, REDIS, SETTINGS
-from gateway.events.recorder import EventRecorder, NullSink
+from gateway.events.recorder import EventRecorder
 from gateway.health import CheckResult
 
 
@@ -45,6 +45,4 @@ def setup(app: web.Application) -> None:
                 await asyncio.wait({task}, timeout=0.2)
             await sink.close()
 
-    # A placeholder until startup (app[REDIS] exists only then); replaced by the recorder.
-    app[EVENTS] = NullSink()
     app.cleanup_ctx.append(recorder)

@@ -16,6 +16,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from gateway.appkeys import CLOCK, FEEDBACK, HTTP, METRICS, READINESS, REDIS, SETTINGS
+from gateway.appkeys import PIN_STEP as PIN_STEP  # re-exported: the PIN handlers use it
 from gateway.errors import ConfigError, Location, Problem
 from gateway.health import CheckResult
 from gateway.logs import get_logger
@@ -44,9 +45,6 @@ class PinStep:
     verifier: AccessTokenVerifier | None
     secure_cookie: bool
     storage: StorageReport | None = None
-
-
-PIN_STEP = web.AppKey("pin_step", PinStep)
 
 
 def tenant_of(settings: Settings) -> str | None:

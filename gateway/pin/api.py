@@ -16,10 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.clientip import client_ip
 from gateway.errors import AuthError, SmsGuardError
 from gateway.pin import PIN_STEP, PinStep
 from gateway.pin.i18n import Translator, pick_language
-from gateway.pin.pages import client_ip
 from gateway.pin.policy import Refusal
 from gateway.pin.service import AlreadyEnrolled, VerifyResult
 

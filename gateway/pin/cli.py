@@ -4,8 +4,8 @@
     unlock  clear failures, delay and lock; the user keeps the PIN
     reset   forget the PIN (and counters): the user chooses a new one at the next login
 
-Every command is audited: one warning-level log line (`pin admin`, action, user, operator,
-reason) and an entry in the Redis stream `smsguard:pin:audit`.
+Every command is audited as gateway/pin/admin.py does for the dashboard too: one warning-level log
+line (`pin admin`, action, user, operator, reason) and an entry in the stream `smsguard:pin:audit`.
 """
 
 from __future__ import annotations
@@ -18,17 +18,12 @@ import json
 import sys
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway.logs import configure_logging, get_logger
-from gateway.pin.store import PREFIX, PinStatus, PinStore
+from gateway.logs import configure_logging
+from gateway.pin import admin
+from gateway.pin.store import PinStatus
 from gateway.settings import Settings
-
-log = get_logger("gateway.pin.admin")
-
-AUDIT_STREAM = f"{PREFIX}audit"
-AUDIT_MAXLEN = 10_000
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,46 +54,37 @@ def cmd_pin(args: argparse.Namespace) -> int:
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
-    url = settings.pin.redis_url or settings.redis.url
-    redis: Redis = Redis.from_url(url, socket_connect_timeout=3)
-    store = PinStore(redis, max_failures=settings.pin.max_failures)
-    operator = args.by or _operator()
-    action = str(args.pin_command)
+    operator = str(args.by or _operator())
+    reason = str(args.reason)
     user = str(args.user_id)
     try:
-        if action == "status":
-            status = await store.status(user)
-            _print_status(user, status, settings.pin.max_failures, as_json=args.json)
-            changed = False
-        elif action == "unlock":
-            changed = await store.unlock(user)
-            print(f"{user}: unlocked" if changed else f"{user}: nothing to unlock")
-        else:
-            changed = await store.reset(user)
-            print(f"{user}: PIN forgotten" if changed else f"{user}: had no PIN record")
-        await _audit(redis, action, user, operator, args.reason, changed)
+        async with admin.open_store(settings) as store:
+            if args.pin_command == "status":
+                status = await store.status(user)
+                _print_status(user, status, settings.pin.max_failures, as_json=args.json)
+                await admin.record(
+                    store,
+                    "status",
+                    user,
+                    operator=operator,
+                    reason=reason,
+                    changed=False,
+                    via="cli",
+                )
+            elif args.pin_command == "unlock":
+                changed = await admin.unlock(
+                    store, user, operator=operator, reason=reason, via="cli"
+                )
+                print(f"{user}: unlocked" if changed else f"{user}: nothing to unlock")
+            else:
+                changed = await admin.reset(
+                    store, user, operator=operator, reason=reason, via="cli"
+                )
+                print(f"{user}: PIN forgotten" if changed else f"{user}: had no PIN record")
     except (OSError, RedisError) as exc:
-        print(f"cannot reach Redis at {url}: {exc}", file=sys.stderr)
+        print(f"cannot reach Redis at {admin.store_url(settings)}: {exc}", file=sys.stderr)
         return 1
-    finally:
-        await redis.aclose()
     return 0
-
-
-async def _audit(
-    redis: Redis, action: str, user: str, operator: str, reason: str, changed: bool
-) -> None:
-    log.warning(
-        "pin admin", action=action, user=user, operator=operator, reason=reason, changed=changed
-    )
-    entry = {
-        "action": action,
-        "user": user,
-        "operator": operator,
-        "reason": reason,
-        "changed": int(changed),
-    }
-    await redis.xadd(AUDIT_STREAM, entry, maxlen=AUDIT_MAXLEN, approximate=True)  # type: ignore[arg-type]
 
 
 def _operator() -> str:

@@ -9,12 +9,13 @@ user and this login.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 import aiohttp_jinja2
 from aiohttp import web
 from yarl import URL
 
+from gateway.clientip import client_ip
 from gateway.pin import PIN_STEP, PinStep
 from gateway.pin.i18n import Translator, pick_language
 from gateway.pin.service import AlreadyEnrolled, VerifyResult
@@ -25,29 +26,15 @@ COOKIE = "smsguard-pin"
 SECURE_COOKIE = "__Host-smsguard-pin"
 
 
-def client_ip(request: web.Request, trusted_hops: int) -> str:
-    """The peer address, or the X-Forwarded-For entry added by the outermost trusted proxy.
-
-    Every X-Forwarded-For header line counts, in order: some proxies (HAProxy's `option
-    forwardfor`) add their own line instead of appending to the client's, and reading only the
-    first line would let a client pick its own address.
-    """
-    if trusted_hops > 0:
-        joined = ",".join(request.headers.getall("X-Forwarded-For", []))
-        hops = [h.strip() for h in joined.split(",")]
-        hops = [h for h in hops if h]
-        if len(hops) >= trusted_hops:
-            return hops[-trusted_hops]
-    return request.remote or "unknown"
-
-
 class Page:
     """One request's view of the step: language, tokens, cookie and rendering."""
 
-    def __init__(self, request: web.Request, step: PinStep, params: Any) -> None:
+    def __init__(self, request: web.Request, step: PinStep, params: Mapping[str, object]) -> None:
+        if step.redirect is None:  # the routes exist only with pin.redirect_secret
+            raise web.HTTPNotFound()
         self.request = request
         self.step = step
-        self.tokens: RedirectTokens = step.redirect  # type: ignore[assignment]
+        self.tokens = step.redirect
         self.token = str(params.get("session_token", ""))
         self.state = str(params.get("state", ""))
         language = pick_language(
@@ -71,7 +58,7 @@ class Page:
             f"form-action 'self' {resume}; frame-ancestors 'none'; base-uri 'none'"
         )
 
-    def render(self, template: str, status: int, **context: Any) -> web.Response:
+    def render(self, template: str, status: int, **context: object) -> web.Response:
         settings = self.step.settings
         css = self.request.app.router["static"].url_for(filename="pin-page.css")
         context.update(

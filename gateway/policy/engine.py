@@ -28,6 +28,7 @@ from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.models import Action, Decision, ShadowHit, SmsRequest, TraceStep
 from gateway.policy.loader import Rule, RuleSet, format_duration, load_rules
+from gateway.policy.summary import PolicySummary, RuleInfo, describe_rules
 from gateway.signals import Signals
 from gateway.velocity import CounterCheck, CounterResult, HitOutcome, VelocityStore
 
@@ -37,19 +38,6 @@ if TYPE_CHECKING:
 log = get_logger("gateway.policy")
 
 _ACTIONS = {"allow": Action.ALLOW, "block": Action.BLOCK, "drop": Action.DROP}
-
-
-@dataclass(frozen=True)
-class RuleInfo:
-    """What the dashboard shows about one rule."""
-
-    id: str
-    description: str
-    action: str
-    mode: str
-    status: int
-    file: str
-    velocity: str  # "" or "recipient: 5/10m, 20/24h (attempts)"
 
 
 @dataclass(frozen=True)
@@ -111,19 +99,19 @@ class RuleEngine:
         return self._rules.files
 
     def rule_info(self) -> list[RuleInfo]:
-        out = []
-        for r in self._rules.rules:
-            vel = ""
-            if r.velocity is not None:
-                key = ", ".join(p.name for p in r.velocity.key) or "global"
-                wins = ", ".join(
-                    f"{w.limit}/{format_duration(w.seconds)}" for w in r.velocity.windows
-                )
-                vel = f"{key}: {wins} ({r.velocity.count})"
-            out.append(
-                RuleInfo(r.id, r.description, r.action, r.mode, r.status, str(r.location), vel)
-            )
-        return out
+        return describe_rules(self._rules)
+
+    def summary(self) -> PolicySummary:
+        """The running set as the dashboard shows it (typed: no reading attributes by name)."""
+        return PolicySummary(
+            version=self.version,
+            loaded_at=self.loaded_at,
+            files=self.files,
+            default=self._rules.default.action,
+            rules=self.rule_info(),
+            last_error=str(self.last_error) if self.last_error is not None else None,
+            last_error_at=self.last_error_at,
+        )
 
     # ------------------------------------------------------------------------------- reloading
 

@@ -30,7 +30,7 @@ class SignalExtractor:
     """Computes `Signals` for one request. Configuration (databases, templates) is injected."""
 
     def __init__(self, geoip: GeoIp | None = None, templates: Sequence[str] = ()) -> None:
-        # Replaced at startup when the databases open (see setup); GeoIp() knows nothing.
+        # GeoIp() knows nothing; setup opens the databases, and reopens them when replaced.
         self.geoip = geoip or GeoIp()
         self.templates = [compile_template(t) for t in templates]
 

@@ -21,19 +21,18 @@ log = get_logger("gateway.signals")
 
 
 def setup(app: web.Application) -> None:
-    """Set app[SIGNALS] now; open the GeoIP databases at startup and close them on cleanup.
+    """Build app[SIGNALS] at startup with the GeoIP databases open; close them on cleanup.
 
     A configured database file that is missing or of the wrong type fails startup with a
     ConfigError naming the `geoip.*` key.
     """
     settings = app[SETTINGS]
     clock = app.get(CLOCK) or SystemClock()
-    extractor = SignalExtractor(templates=settings.signals.expected_templates)
-    app[SIGNALS] = extractor
 
     async def geoip_databases(app: web.Application) -> AsyncIterator[None]:
         geoip = GeoIp.open(settings.geoip, settings.source)
-        extractor.geoip = geoip
+        extractor = SignalExtractor(geoip, templates=settings.signals.expected_templates)
+        app[SIGNALS] = extractor
 
         async def check() -> CheckResult:
             loaded = extractor.geoip.describe()

@@ -6,7 +6,7 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from aiohttp import web
@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
 from gateway.app import create_app
+from gateway.clock import Clock
 from gateway.settings import Settings, build_settings
 from tests.auth0 import SECRET, auth_headers, legacy_payload
 
@@ -84,6 +85,31 @@ async def client(
     return await aiohttp_client(create_app(settings))
 
 
+class MakeGateway(Protocol):
+    def __call__(
+        self,
+        *,
+        clock: Clock | None = None,
+        sections: dict[str, Any] | None = None,
+        **dashboard: Any,
+    ) -> Awaitable[Client]: ...
+
+
+@pytest.fixture
+def make_gateway(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]], redis_url: str, tmp_path: Path
+) -> MakeGateway:
+    """A started gateway with the test settings; `dashboard.*` keys, `sections` and a clock."""
+
+    def make(
+        *, clock: Clock | None = None, sections: dict[str, Any] | None = None, **dashboard: Any
+    ) -> Awaitable[Client]:
+        settings = gateway_settings(redis_url, tmp_path / "rules", sections=sections, **dashboard)
+        return aiohttp_client(create_app(settings, clock=clock))
+
+    return make
+
+
 async def send(client: Client, recipient: str, ip: str = "203.0.113.7") -> int:
     """POST /sms as Auth0 would; the HTTP status."""
     resp = await client.post("/sms", json=legacy_payload(recipient, ip=ip), headers=auth_headers())
@@ -103,10 +129,12 @@ async def traffic(client: Client) -> None:
 async def settle(client: Client) -> None:
     """Wait until the event recorder has written everything it holds."""
     from gateway.appkeys import EVENTS
+    from gateway.events import EventRecorder
 
-    sink: Any = client.app[EVENTS]
+    sink = client.app[EVENTS]
+    assert isinstance(sink, EventRecorder)
     for _ in range(500):
-        if getattr(sink, "pending", 0) == 0:
+        if sink.pending == 0:
             break
         await asyncio.sleep(0.01)
     await sink.flush()

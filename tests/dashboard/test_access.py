@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from aiohttp import web
 
@@ -15,8 +14,8 @@ from tests.dashboard.conftest import (
     PASSWORD,
     USER,
     Client,
+    MakeGateway,
     csrf_of,
-    gateway_settings,
     login,
 )
 
@@ -68,12 +67,9 @@ async def test_right_password_opens_the_dashboard(client: Client) -> None:
     assert USER in await resp.text()
 
 
-async def test_session_cookie_is_secure_httponly_strict(
-    aiohttp_client: MakeClient, redis_url: str, tmp_path: Path
-) -> None:
+async def test_session_cookie_is_secure_httponly_strict(make_gateway: MakeGateway) -> None:
     """The session cookie is Secure, HttpOnly, SameSite=Strict and scoped to /dashboard."""
-    settings = gateway_settings(redis_url, tmp_path / "rules", cookie_secure=True)
-    client = await aiohttp_client(create_app(settings))
+    client = await make_gateway(cookie_secure=True)
     page = await client.get("/dashboard/login")
     # A client only returns Secure cookies over HTTPS; this test server is plain HTTP.
     login_cookie = {"smsguard_login": page.cookies["smsguard_login"].value}
@@ -130,12 +126,9 @@ async def test_action_with_a_wrong_csrf_token_is_forbidden(client: Client) -> No
     assert resp.status == 403
 
 
-async def test_repeated_failures_are_rate_limited(
-    aiohttp_client: MakeClient, redis_url: str, tmp_path: Path
-) -> None:
+async def test_repeated_failures_are_rate_limited(make_gateway: MakeGateway) -> None:
     """After dashboard.login_attempts failures even the right password answers 429."""
-    settings = gateway_settings(redis_url, tmp_path / "rules", login_attempts=2)
-    client = await aiohttp_client(create_app(settings))
+    client = await make_gateway(login_attempts=2)
     assert await login(client, password="nope") == 401
     assert await login(client, password="nope") == 401
     assert await login(client) == 429
@@ -157,13 +150,10 @@ async def test_logout_ends_the_session(client: Client) -> None:
     assert again.status == 303
 
 
-async def test_session_ends_after_its_absolute_lifetime(
-    aiohttp_client: MakeClient, redis_url: str, tmp_path: Path
-) -> None:
+async def test_session_ends_after_its_absolute_lifetime(make_gateway: MakeGateway) -> None:
     """A session older than dashboard.session_max_hours is refused even while in use."""
     clock = FakeClock(start=1_800_000_000.0)
-    settings = gateway_settings(redis_url, tmp_path / "rules", session_max_hours=1)
-    client = await aiohttp_client(create_app(settings, clock=clock))
+    client = await make_gateway(session_max_hours=1, clock=clock)
     await login(client)
     assert (await client.get("/dashboard", allow_redirects=False)).status == 200
     clock.advance(3601)

@@ -240,6 +240,24 @@ async def test_rules_page_shows_the_loaded_rules_hits_and_shadow_counts(client: 
     assert info["last_error"] is None
 
 
+async def test_rules_api_names_the_engine_files_and_default_action(client: Client) -> None:
+    """The rules API shows the engine's typed summary: engine, rule files, default action."""
+    await login(client)
+    info = await (await client.get("/dashboard/api/rules")).json()
+    assert (info["engine"], info["default"], info["range"]) == ("RuleEngine", "allow", "day")
+    assert [f.rsplit("/", 1)[-1] for f in info["files"]] == ["rules.yaml"]
+    assert info["rules"][0]["file"].endswith("rules.yaml:2:5")
+
+
+async def test_actions_page_title_holds_no_pin_log(client: Client) -> None:
+    """The Actions page is titled "Actions" and shows the PIN admin log once, in its body."""
+    await login(client)
+    page = await (await client.get("/dashboard/actions")).text()
+    assert "<title>Actions · smsguard</title>" in page
+    assert page.count('id="pin-log"') == 1
+    assert page.index('id="pin-log"') > page.index("<body>")
+
+
 async def test_pin_unlock_clears_the_lock_and_is_audited(
     client: Client, settings: Settings
 ) -> None:
@@ -270,7 +288,7 @@ async def test_rules_page_shows_a_refused_reload_and_keeps_the_running_rules(
     from gateway.appkeys import POLICY
 
     (settings.rules.path / "rules.yaml").write_text("rules:\n  - id: x\n    action: explode\n")
-    engine: Any = client.app[POLICY]
+    engine = client.app[POLICY]
     assert await engine.reload() is False
     await login(client)
     info = await (await client.get("/dashboard/api/rules")).json()

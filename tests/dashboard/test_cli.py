@@ -13,12 +13,23 @@ from gateway.redisproc import RedisProcess
 from gateway.settings import build_settings
 
 
+@pytest.fixture
+def shell(redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`smsguard` as an operator runs it: Redis from REDIS_URL, no settings file."""
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    monkeypatch.delenv("SMSGUARD_CONFIG", raising=False)
+
+
+def hash_password(monkeypatch: pytest.MonkeyPatch, password: str) -> int:
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{password}\n"))
+    return main(["dashboard", "hash-password"])
+
+
 def test_hash_password_prints_an_argon2id_hash_of_stdin(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """hash-password reads one line and prints an Argon2id hash that verifies it."""
-    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
-    assert main(["dashboard", "hash-password"]) == 0
+    assert hash_password(monkeypatch, "a long enough password") == 0
     printed = capsys.readouterr().out.strip()
     assert printed.startswith("$argon2id$")
     assert PasswordHasher().verify(printed, "a long enough password")
@@ -28,8 +39,7 @@ def test_hash_password_refuses_a_short_password(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Passwords under 12 characters are refused with exit 1."""
-    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
-    assert main(["dashboard", "hash-password"]) == 1
+    assert hash_password(monkeypatch, "short") == 1
     assert "12" in capsys.readouterr().err
 
 
@@ -54,14 +64,11 @@ def test_settings_refuse_a_password_that_is_not_an_argon2id_hash() -> None:
         )
 
 
+@pytest.mark.usefixtures("shell")
 def test_overrides_can_be_added_listed_and_removed_from_the_shell(
-    redis_server: RedisProcess,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """overrides add / list / remove work against the configured Redis."""
-    monkeypatch.setenv("REDIS_URL", redis_server.url)
-    monkeypatch.delenv("SMSGUARD_CONFIG", raising=False)
     args = [
         "dashboard",
         "overrides",
@@ -86,28 +93,20 @@ def test_overrides_can_be_added_listed_and_removed_from_the_shell(
     assert "198.51.100.0/24" not in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("shell")
 def test_broad_override_from_the_shell_needs_confirm_broad(
-    redis_server: RedisProcess,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """overrides add refuses a /4 without --confirm-broad and accepts it with the flag."""
-    monkeypatch.setenv("REDIS_URL", redis_server.url)
-    monkeypatch.delenv("SMSGUARD_CONFIG", raising=False)
     args = ["dashboard", "overrides", "add", "cidr", "64.0.0.0/4", "--reason", "bots"]
     assert main(args) == 1
     assert "broader than /8" in capsys.readouterr().err
     assert main([*args, "--confirm-broad"]) == 0
 
 
-def test_long_prefix_is_masked_in_the_shell_output(
-    redis_server: RedisProcess,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+@pytest.mark.usefixtures("shell")
+def test_long_prefix_is_masked_in_the_shell_output(capsys: pytest.CaptureFixture[str]) -> None:
     """A full-number prefix is printed masked by overrides add and list."""
-    monkeypatch.setenv("REDIS_URL", redis_server.url)
-    monkeypatch.delenv("SMSGUARD_CONFIG", raising=False)
     args = ["dashboard", "overrides", "add", "prefix", "447700900123", "--reason", "one number"]
     assert main(args) == 0
     assert main(["dashboard", "overrides", "list"]) == 0

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import ClientResponse, web
 from argon2 import PasswordHasher
 from redis.asyncio import Redis
@@ -21,6 +22,7 @@ from tests.dashboard.conftest import (
     PASSWORD,
     USER,
     Client,
+    MakeGateway,
     csrf_of,
     gateway_settings,
     login,
@@ -129,68 +131,63 @@ async def test_rule_keyed_on_a_full_number_leaves_no_number_in_pages(
 # -- 3: PIN unlock in the PIN step's store, audited with the CLI's ---------------------------------
 
 
+LOCKED = "smsguard:pin:user:sms|abc"
+
+
+@pytest.fixture
+async def pin_redis(redis_url: str) -> AsyncIterator[tuple[str, Redis]]:
+    """A Redis database of its own for pin.redis_url, holding the locked PIN user sms|abc."""
+    pin_url = redis_url.rsplit("/", 1)[0] + "/5"
+    client: Redis = Redis.from_url(pin_url)
+    await client.hset(LOCKED, mapping={"hash": "x", "failures": "5", "locked_at": "1"})
+    yield pin_url, client
+    await client.aclose()
+
+
 async def test_pin_unlock_uses_pin_redis_url_and_the_pin_audit_stream(
-    aiohttp_client: MakeClient, redis_url: str, tmp_path: Path, redis: Redis
+    make_gateway: MakeGateway, redis: Redis, pin_redis: tuple[str, Redis]
 ) -> None:
     """With pin.redis_url set, the unlock clears the lock there and audits in smsguard:pin:audit."""
-    pin_url = redis_url.rsplit("/", 1)[0] + "/5"
-    pin_redis: Redis = Redis.from_url(pin_url)
-    try:
-        key = "smsguard:pin:user:sms|abc"
-        await pin_redis.hset(key, mapping={"hash": "x", "failures": "5", "locked_at": "1"})
-        settings = gateway_settings(
-            redis_url, tmp_path / "rules", sections={"pin": {"redis_url": pin_url}}
-        )
-        client = await aiohttp_client(create_app(settings))
-        await login(client)
-        location = await _unlock(client)
-        assert "notice=pin-unlocked" in location
-        assert await pin_redis.hget(key, "locked_at") is None
-        assert await pin_redis.hget(key, "hash") == b"x"
-        entries: Any = await pin_redis.xrange("smsguard:pin:audit")
-        assert len(entries) == 1
-        fields = entries[0][1]
-        assert fields[b"action"] == b"unlock"
-        assert fields[b"user"] == b"sms|abc"
-        assert fields[b"operator"] == USER.encode()
-        assert fields[b"changed"] == b"1"
-        assert not await redis.exists("smsguard:pin:audit")
-    finally:
-        await pin_redis.flushdb()
-        await pin_redis.aclose()
+    pin_url, pin_store = pin_redis
+    client = await make_gateway(sections={"pin": {"redis_url": pin_url}})
+    await login(client)
+    location = await _unlock(client)
+    assert "notice=pin-unlocked" in location
+    assert await pin_store.hget(LOCKED, "locked_at") is None
+    assert await pin_store.hget(LOCKED, "hash") == b"x"
+    entries: Any = await pin_store.xrange("smsguard:pin:audit")
+    assert len(entries) == 1
+    fields = entries[0][1]
+    assert fields[b"action"] == b"unlock"
+    assert fields[b"user"] == b"sms|abc"
+    assert fields[b"operator"] == USER.encode()
+    assert fields[b"changed"] == b"1"
+    assert not await redis.exists("smsguard:pin:audit")
 
 
 async def test_pin_unlock_uses_the_running_pin_steps_store(
-    aiohttp_client: MakeClient, redis_url: str, tmp_path: Path, redis: Redis
+    make_gateway: MakeGateway, redis: Redis, pin_redis: tuple[str, Redis]
 ) -> None:
     """With the PIN step on, the unlock goes to the step's own store (pin.redis_url)."""
     from gateway.pin import PIN_STEP
     from tests.pin.fake_auth0 import SHARED_SECRET, TENANT
 
-    pin_url = redis_url.rsplit("/", 1)[0] + "/6"
-    pin_redis: Redis = Redis.from_url(pin_url)
-    try:
-        key = "smsguard:pin:user:sms|abc"
-        await pin_redis.hset(key, mapping={"hash": "x", "failures": "5", "locked_at": "1"})
-        pin = {
-            "enabled": True,
-            "tenant_domain": TENANT,
-            "redirect_secret": SHARED_SECRET,
-            "redis_url": pin_url,
-            "argon2_memory_kib": 8192,
-            "argon2_time_cost": 1,
-        }
-        settings = gateway_settings(redis_url, tmp_path / "rules", sections={"pin": pin})
-        client = await aiohttp_client(create_app(settings))
-        assert PIN_STEP in client.app
-        await login(client)
-        assert "notice=pin-unlocked" in await _unlock(client)
-        assert await pin_redis.hget(key, "locked_at") is None
-        assert await pin_redis.xlen("smsguard:pin:audit") == 1
-        assert not await redis.exists(key)
-    finally:
-        await pin_redis.flushdb()
-        await pin_redis.aclose()
+    pin_url, pin_store = pin_redis
+    pin = {
+        "enabled": True,
+        "tenant_domain": TENANT,
+        "redirect_secret": SHARED_SECRET,
+        "redis_url": pin_url,
+        "argon2_memory_kib": 8192,
+        "argon2_time_cost": 1,
+    }
+    client = await make_gateway(sections={"pin": pin})
+    assert PIN_STEP in client.app
+    await login(client)
+    assert "notice=pin-unlocked" in await _unlock(client)
+    assert await pin_store.hget(LOCKED, "locked_at") is None
+    assert await pin_store.xlen("smsguard:pin:audit") == 1
+    assert not await redis.exists(LOCKED)
 
 
 async def test_cli_and_dashboard_unlocks_are_listed_together(
@@ -232,12 +229,9 @@ async def _post_login(
     return resp.status
 
 
-async def test_parallel_wrong_logins_cannot_pass_the_limit(
-    aiohttp_client: MakeClient, redis_url: str, tmp_path: Path
-) -> None:
+async def test_parallel_wrong_logins_cannot_pass_the_limit(make_gateway: MakeGateway) -> None:
     """Forty parallel wrong passwords get at most dashboard.login_attempts password checks."""
-    settings = gateway_settings(redis_url, tmp_path / "rules", login_attempts=3)
-    client = await aiohttp_client(create_app(settings))
+    client = await make_gateway(login_attempts=3)
     page = await client.get("/dashboard/login")
     token = csrf_of(await page.text())
 
@@ -255,14 +249,9 @@ async def test_parallel_wrong_logins_cannot_pass_the_limit(
     assert statuses.count(429) >= 37
 
 
-async def test_failures_behind_a_proxy_count_per_client(
-    aiohttp_client: MakeClient, redis_url: str, tmp_path: Path
-) -> None:
+async def test_failures_behind_a_proxy_count_per_client(make_gateway: MakeGateway) -> None:
     """Behind a trusted proxy, one client's failures do not refuse another client's login."""
-    settings = gateway_settings(
-        redis_url, tmp_path / "rules", login_attempts=2, trusted_proxy_hops=1
-    )
-    client = await aiohttp_client(create_app(settings))
+    client = await make_gateway(login_attempts=2, trusted_proxy_hops=1)
     for _ in range(4):
         assert await _post_login(client, "nope", ip="198.51.100.66") in (401, 429)
     assert await _post_login(client, "nope", ip="198.51.100.66") == 429
@@ -270,24 +259,18 @@ async def test_failures_behind_a_proxy_count_per_client(
 
 
 async def test_failures_for_a_username_do_not_lock_it_for_everyone(
-    aiohttp_client: MakeClient, redis_url: str, tmp_path: Path
+    make_gateway: MakeGateway,
 ) -> None:
     """Someone failing as alice from one IP does not stop alice logging in from another."""
-    settings = gateway_settings(redis_url, tmp_path / "rules", trusted_proxy_hops=1)
-    client = await aiohttp_client(create_app(settings))
+    client = await make_gateway(trusted_proxy_hops=1)
     for i in range(8):  # from several attacker addresses, each under its own IP limit
         await _post_login(client, "nope", ip=f"198.51.100.{i % 4}")
     assert await _post_login(client, PASSWORD, ip="203.0.113.10") == 303
 
 
-async def test_forwarded_for_lines_are_joined(
-    aiohttp_client: MakeClient, redis_url: str, tmp_path: Path
-) -> None:
+async def test_forwarded_for_lines_are_joined(make_gateway: MakeGateway) -> None:
     """The client IP is taken from all X-Forwarded-For lines, so an extra line cannot spoof it."""
-    settings = gateway_settings(
-        redis_url, tmp_path / "rules", login_attempts=1, trusted_proxy_hops=1
-    )
-    client = await aiohttp_client(create_app(settings))
+    client = await make_gateway(login_attempts=1, trusted_proxy_hops=1)
     page = await client.get("/dashboard/login")
     token = csrf_of(await page.text())
     statuses = []
@@ -303,13 +286,10 @@ async def test_forwarded_for_lines_are_joined(
     assert statuses == [401, 429]
 
 
-async def test_a_repeated_failure_waits_before_the_next_try(
-    aiohttp_client: MakeClient, redis_url: str, tmp_path: Path
-) -> None:
+async def test_a_repeated_failure_waits_before_the_next_try(make_gateway: MakeGateway) -> None:
     """After two failures the same username and IP must wait before trying again."""
     clock = FakeClock(start=1_800_000_000.0)
-    settings = gateway_settings(redis_url, tmp_path / "rules", login_delay_base_s=2)
-    client = await aiohttp_client(create_app(settings, clock=clock))
+    client = await make_gateway(login_delay_base_s=2, clock=clock)
     assert await _post_login(client, "nope") == 401
     assert await _post_login(client, "nope") == 401
     assert await _post_login(client, PASSWORD) == 429
@@ -317,12 +297,9 @@ async def test_a_repeated_failure_waits_before_the_next_try(
     assert await _post_login(client, PASSWORD) == 303
 
 
-async def test_a_success_gives_its_attempt_back(
-    aiohttp_client: MakeClient, redis_url: str, tmp_path: Path
-) -> None:
+async def test_a_success_gives_its_attempt_back(make_gateway: MakeGateway) -> None:
     """Successful logins do not use up the per-IP attempts."""
-    settings = gateway_settings(redis_url, tmp_path / "rules", login_attempts=2)
-    client = await aiohttp_client(create_app(settings))
+    client = await make_gateway(login_attempts=2)
     for _ in range(4):
         assert await _post_login(client, PASSWORD) == 303
 
@@ -412,12 +389,9 @@ async def test_notice_text_from_the_query_is_not_shown(client: Client) -> None:
 # -- 9: HSTS ---------------------------------------------------------------------------------------
 
 
-async def test_hsts_is_sent_when_cookies_are_secure(
-    aiohttp_client: MakeClient, redis_url: str, tmp_path: Path
-) -> None:
+async def test_hsts_is_sent_when_cookies_are_secure(make_gateway: MakeGateway) -> None:
     """With cookie_secure (HTTPS) dashboard responses carry Strict-Transport-Security."""
-    settings = gateway_settings(redis_url, tmp_path / "rules", cookie_secure=True)
-    client = await aiohttp_client(create_app(settings))
+    client = await make_gateway(cookie_secure=True)
     for path in ("/dashboard/login", "/dashboard"):
         resp = await client.get(path, allow_redirects=False)
         assert resp.headers["Strict-Transport-Security"] == "max-age=31536000", path

@@ -65,25 +65,27 @@ def test_status_shows_lock_but_never_the_hash(
     assert "failures         3" in out
 
 
-def test_unlock_keeps_the_pin(
-    config: str, redis_server: RedisProcess, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("command", "after"),
+    [
+        ("unlock", {"enrolled": True, "locked": False, "failures": 0}),
+        ("reset", {"enrolled": False, "locked": False, "failures": 0}),
+    ],
+    ids=["unlock-keeps-the-pin", "reset-forgets-the-pin"],
+)
+def test_unlock_clears_the_lock_and_reset_forgets_the_pin(
+    config: str,
+    redis_server: RedisProcess,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    after: dict[str, object],
 ) -> None:
-    """unlock clears failures and the lock; the user is still enrolled."""
+    """unlock clears failures and lock (still enrolled); reset deletes the PIN (enroll again)."""
     seed(redis_server.url, failures=3)
-    assert main(["pin", "unlock", USER, "--config", config]) == 0
+    assert main(["pin", command, USER, "--config", config]) == 0
     capsys.readouterr()
     data = status(config, capsys)
-    assert (data["enrolled"], data["locked"], data["failures"]) == (True, False, 0)
-
-
-def test_reset_forgets_the_pin(
-    config: str, redis_server: RedisProcess, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """reset deletes the PIN: the next login shows enrollment."""
-    seed(redis_server.url, failures=1)
-    assert main(["pin", "reset", USER, "--config", config]) == 0
-    capsys.readouterr()
-    assert status(config, capsys)["enrolled"] is False
+    assert {k: data[k] for k in after} == after
 
 
 def test_admin_actions_are_audited(

@@ -83,9 +83,13 @@ async def test_missing_database_fails_startup_naming_the_key(
         await aiohttp_client(make_app(settings))
 
 
-def test_extractor_is_published_before_startup_with_configured_templates() -> None:
-    """app[SIGNALS] exists right after setup and uses signals.expected_templates."""
+async def test_extractor_is_built_at_startup_with_configured_templates(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    """app[SIGNALS] exists from startup on (not before) and uses signals.expected_templates."""
     app = make_app(Settings(signals=SignalsSettings(expected_templates=["Code: @@password@@"])))
+    assert SIGNALS not in app
+    await aiohttp_client(app)
     extractor = app[SIGNALS]
     assert isinstance(extractor, SignalExtractor)
     assert extractor.compute(sms(body="Code: 1234")).body_matches_template is True
