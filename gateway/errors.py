@@ -20,6 +20,8 @@ SmsGuardError
 ├── _Bad                     a PIN JSON API request cannot be served        (pin/api.py)
 ├── SimulateError            the simulator's own inputs are wrong           (simulate/__init__.py)
 ├── AlertDeliveryError       an alert receiver did not take a message (notifier, retryable?)
+├── BackfillError            the Auth0 Management API refused or failed  (feedback/backfill.py)
+├── StoreUnavailable         the feedback store failed or was too slow    (feedback/ingest.py)
 └── RedisNotInstalled        no redis-server on PATH (a RuntimeError)       (redisproc.py)
 
 The classes defined outside this module keep their home beside the code that raises them and

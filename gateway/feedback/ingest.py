@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from redis.exceptions import RedisError
 
 from gateway.clock import Clock
+from gateway.errors import SmsGuardError
 from gateway.feedback.auth0log import Batch
 from gateway.feedback.store import FeedbackStore
 from gateway.metrics import Metrics
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(SmsGuardError):
     """Redis failed or was too slow: nothing can be promised, the sender should retry."""
 
 
