@@ -63,7 +63,8 @@ def main() -> None:
     geo = Path(geoip_dir)
     out: dict[str, Any] = {"calls": n}
 
-    verifier = TokenVerifier(Auth0Settings(gateway_secret=secret))  # type: ignore[arg-type]
+    auth0 = Auth0Settings(gateway_secret=secret)  # type: ignore[arg-type]
+    verifier = TokenVerifier(auth0, SystemClock())
     header = f"Bearer {token}"
     out["jwt_verify"] = _per_call(lambda i: verifier.verify(header), n)
 

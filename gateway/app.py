@@ -52,6 +52,7 @@ from gateway.health import CheckResult, Readiness, healthz, readyz
 from gateway.logs import PhoneHasher, get_logger
 from gateway.metrics import Metrics, metrics_handler
 from gateway.settings import Settings
+from gateway.web import client_request_id, request_errors
 
 log = get_logger("gateway.http")
 
@@ -61,7 +62,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def request_log(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bind a request id and emit one structured line per request (the canonical log line)."""
-    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    request_id = client_request_id(request.headers.get("X-Request-Id")) or uuid.uuid4().hex
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     request[REQUEST_ID] = request_id
@@ -91,11 +92,13 @@ async def request_log(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the gateway application from validated settings. Does no I/O until startup."""
-    app = web.Application(middlewares=[request_log], client_max_size=settings.intake.max_body_bytes)
+    app = web.Application(
+        middlewares=[request_log, request_errors], client_max_size=settings.intake.max_body_bytes
+    )
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = Metrics()
-    app[READINESS] = Readiness()
+    app[READINESS] = Readiness(details=settings.server.readyz_details)
     key = settings.logging.phone_hash_key
     app[PHONE_HASH] = PhoneHasher(key.get_secret_value().encode() if key else None)
     app.cleanup_ctx.append(_http_session)

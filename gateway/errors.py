@@ -3,7 +3,8 @@
 SmsGuardError
 ├── ConfigError              a settings or rules file is wrong: every file:line:col problem
 ├── IntakeError              a request to POST /sms cannot be accepted (HTTP status, field)
-│   └── AuthError            the caller is not Auth0 (401)
+│   ├── AuthError            the caller is not Auth0 (401)
+│   └── ClientGone           the client hung up before its request was read (499)
 ├── ProviderError            an SMS provider refused or failed (provider name, retryable?)
 │   ├── SendFailed           one attempt on one provider failed          (providers/retry.py)
 │   └── AllProvidersFailed   every provider on the route failed (502)
@@ -97,6 +98,14 @@ class AuthError(IntakeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(401, message, field="Authorization")
+
+
+class ClientGone(IntakeError):
+    """The client hung up before its whole request arrived; 499 (nginx's "client closed request")
+    is logged, and nobody receives an answer."""
+
+    def __init__(self) -> None:
+        super().__init__(499, "the client closed the connection before sending the whole body")
 
 
 class ProviderError(SmsGuardError):

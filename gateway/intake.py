@@ -6,7 +6,9 @@ Two payload shapes arrive at POST /sms:
 - what a `custom-phone-provider` Action forwards (Auth0's migration sample plus our extras):
   {"recipient", "body", "sender", "req": {"ip", "user_agent", "language", "geoip": {...}},
    "message_type", "locale", "delivery_method", "client_id", "correlation_id"}
-Numbers are normalised to E.164 (Auth0's own examples contain spaces).
+Numbers are normalised to E.164 (Auth0's own examples contain spaces). Text must be Unicode: a
+lone surrogate escape ("\\ud800"), which JSON allows but no encoding of a provider request
+does, is refused with 400 naming the field.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import time
+import re
 from typing import Any
 
 import phonenumbers
 
 from gateway.b64 import b64url_decode
+from gateway.clock import Clock
 from gateway.errors import AuthError, IntakeError
 from gateway.models import PayloadShape, SmsRequest
 from gateway.phone import phone_facts
@@ -31,17 +34,20 @@ _PHONE_PROVIDER_MARKERS = {"user_agent", "geoip", "language", "method", "hostnam
 
 
 class TokenVerifier:
-    """Checks Auth0's `Authorization: Bearer <JWT>`: HMAC, audience, subject, iat/exp if present.
+    """Checks Auth0's `Authorization: Bearer <JWT>`: HMAC, audience, subject, `exp` (required
+    unless `auth0.require_exp` is false), `nbf`/`iat` when present, no unknown `crit` extension.
 
     Deliberately narrow (compact JWS, HMAC only) rather than a general JWT library: it runs for
     every request of an attack, and a general decoder costs ~85 us against ~10 us here. The tests
     check it against PyJWT's verdicts on valid, tampered and hostile tokens.
     """
 
-    def __init__(self, settings: Auth0Settings) -> None:
+    def __init__(self, settings: Auth0Settings, clock: Clock) -> None:
         self._audience = settings.audience
         self._subject = settings.subject
         self._leeway = settings.leeway_s
+        self._require_exp = settings.require_exp
+        self._clock = clock
         secret = settings.gateway_secret.get_secret_value() if settings.gateway_secret else None
         self._key: bytes | None = None
         if secret is not None:
@@ -51,7 +57,7 @@ class TokenVerifier:
     def configured(self) -> bool:
         return self._key is not None
 
-    def verify(self, authorization: str | None, now: float | None = None) -> dict[str, Any]:
+    def verify(self, authorization: str | None) -> dict[str, Any]:
         if self._key is None:
             raise AuthError("the gateway has no auth0.gateway_secret configured")
         if not authorization:
@@ -69,6 +75,10 @@ class TokenVerifier:
         digest = _HMAC_DIGESTS.get(alg) if isinstance(alg, str) else None
         if digest is None:
             raise AuthError(f"JWT algorithm {alg!r} is not accepted (HMAC only)")
+        if "crit" in header:
+            # RFC 7515 section 4.1.11: extensions listed as critical must be understood, and this
+            # verifier understands none.
+            raise AuthError("JWT header lists critical extensions (crit) that are not supported")
         try:
             signature = b64url_decode(signature_b64)
         except ValueError as exc:
@@ -77,7 +87,7 @@ class TokenVerifier:
         if not hmac.compare_digest(expected, signature):
             raise AuthError("JWT signature does not match")
         claims = _json_segment(payload_b64)
-        self._check_claims(claims, time.time() if now is None else now)
+        self._check_claims(claims, self._clock.time())
         return claims
 
     def _check_claims(self, claims: dict[str, Any], now: float) -> None:
@@ -94,6 +104,9 @@ class TokenVerifier:
             ):
                 raise AuthError(f"invalid JWT: {name} must be a number")
         exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
+        if exp is None and self._require_exp:
+            # A token without exp never expires: once stolen, valid forever.
+            raise AuthError("JWT has no exp (set auth0.require_exp: false to accept that)")
         if exp is not None and now > exp + self._leeway:
             raise AuthError("JWT expired")
         if nbf is not None and now < nbf - self._leeway:
@@ -124,17 +137,23 @@ class PayloadParser:
     def parse(self, raw: bytes, *, request_id: str, received_at: float) -> SmsRequest:
         try:
             data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            where = (
-                f" at line {exc.lineno} column {exc.colno}"
-                if isinstance(exc, json.JSONDecodeError)
-                else ""
-            )
-            raise IntakeError(400, f"body is not valid JSON{where}", field="body") from exc
+        except json.JSONDecodeError as exc:
+            where = f" at line {exc.lineno} column {exc.colno}"
+            raise IntakeError(400, f"body is not valid JSON{where}", field="body") from None
+        except UnicodeDecodeError:
+            raise IntakeError(400, "body is not valid JSON (not UTF-8)", field="body") from None
+        except ValueError as exc:
+            # Python's own limits, e.g. an integer of over 4,300 digits.
+            reason = str(exc).split(";", 1)[0]
+            raise IntakeError(400, f"body is not valid JSON ({reason})", field="body") from None
         except RecursionError:
             raise IntakeError(400, "body is nested too deeply", field="body") from None
         if not isinstance(data, dict):
             raise IntakeError(400, "body must be a JSON object", field="body")
+        culprit = _lone_surrogate(data) if _SURROGATE_ESCAPE.search(raw) else None
+        if culprit is not None:
+            message = "contains a lone UTF-16 surrogate (\\ud800-\\udfff): not text"
+            raise IntakeError(400, message, field=culprit[:100])
 
         recipient = self._phone(_required_str(data, "recipient"))
         body = _required_str(data, "body")
@@ -226,6 +245,32 @@ def _parse_error(number: str) -> str:
     except phonenumbers.NumberParseException as exc:
         return str(exc._msg)
     return "no country calling code"
+
+
+# A \uD800-\uDFFF escape in the raw body: only then can a parsed string hold a lone surrogate
+# (raw UTF-8 cannot encode one, and a valid pair is decoded into one character).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(data: dict[str, Any]) -> str | None:
+    """The dotted path of the first key or string holding a lone surrogate, or None.
+
+    Iterative: a body may nest deeper than Python's recursion limit."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return path or "body"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _SURROGATE.search(key):
+                    return path or "body"
+                stack.append((f"{path}.{key}" if path else key, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{i}" if path else str(i), v) for i, v in enumerate(value))
+    return None
 
 
 def _required_str(data: dict[str, Any], key: str) -> str:

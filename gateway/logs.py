@@ -2,6 +2,12 @@
 
 `mask_phone("+447700900123")` -> "+44*******123". `PhoneHasher` gives a keyed hash so the same
 number can be followed across lines without being readable.
+
+Every line, whoever emits it (our structlog loggers, or aiohttp, redis and asyncio through stdlib
+logging), passes the same scrubber (`scrub_text`): bearer and basic credentials, JWTs and the
+`body` of an SMS are redacted, phone numbers masked. aiohttp's own errors for malformed HTTP (which
+quote the raw header or body bytes) are rewritten by `MalformedHttpFilter`: info level, no
+traceback, no raw bytes, rate-limited.
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ import logging
 import re
 import secrets
 import sys
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
+from aiohttp.http_exceptions import HttpProcessingError
 
 
 def mask_phone(number: str | None) -> str:
@@ -54,9 +62,37 @@ def mask_phones_in(text: str) -> str:
     return _PHONEISH.sub(lambda m: mask_phone("+" + re.sub(r"\D", "", m.group(0))), text)
 
 
-def _scrub_value(value: Any) -> Any:
+# Credentials and message text in free text: `Bearer <token>` / `Basic <credentials>` (a header
+# quoted in an error), any JWT (base64url segments, the first a JSON object: "eyJ"), and the text
+# of an SMS, which holds the one-time code: a `body` or `text` value in JSON (also escaped, or cut
+# short as in an excerpt of raw bytes), in a Python repr, or in a form (`Body=`, `text=`).
+_SECRETS = re.compile(
+    r"(?P<scheme>\b(?:bearer|basic)\s+)[^\s'\",;]+"
+    r"|eyJ[\w-]*\.[\w-]+(?:\.[\w-]*)?"
+    r"|(?P<dq>\b(?:body|text)\\?[\"']?\s*[:=]\s*\\?\")(?:[^\"\\]|\\[^\"])*"
+    r"|(?P<sq>\b(?:body|text)'?\s*[:=]\s*')(?:[^'\\]|\\.)*"
+    r"|(?P<form>\b(?:body|text)=)[^&\s'\"]*",
+    re.IGNORECASE,
+)
+REDACTED = "[redacted]"
+
+
+def _redact(match: re.Match[str]) -> str:
+    prefix = next((g for g in match.group("scheme", "dq", "sq", "form") if g), "")
+    return prefix + REDACTED
+
+
+def scrub_text(text: str) -> str:
+    """Free text made safe for a log line: secrets and message bodies redacted, numbers masked."""
+    text = _SECRETS.sub(_redact, text)
+    return mask_phones_in(text) if any(ch.isdigit() for ch in text) else text
+
+
+def _scrub_value(value: Any, phones: bool = True) -> Any:
     if isinstance(value, str):
-        return mask_phones_in(value) if any(ch.isdigit() for ch in value) else value
+        if phones:
+            return scrub_text(value)
+        return _SECRETS.sub(_redact, value)
     if isinstance(value, dict):
         return {k: _scrub_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
@@ -65,12 +101,63 @@ def _scrub_value(value: Any) -> Any:
 
 
 def _scrub(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Last line of defence: mask phone-number-like text in every value, nested ones included,
-    after exceptions have been rendered to text."""
+    """Last line of defence: redact secrets and mask phone-number-like text in every value, nested
+    ones included, after exceptions have been rendered to text."""
     for key, value in event_dict.items():
-        if key not in _NOT_SCRUBBED:
-            event_dict[key] = _scrub_value(value)
+        event_dict[key] = _scrub_value(value, phones=key not in _NOT_SCRUBBED)
     return event_dict
+
+
+class MalformedHttpFilter(logging.Filter):
+    """aiohttp's error for a request it could not parse, made an info line without raw bytes.
+
+    aiohttp logs every malformed request at error level with a traceback whose message quotes the
+    offending bytes (a whole `Authorization` header, part of a body): anyone could fill the log
+    and trip error alerts. Such a record becomes one info line naming the problem (its first line,
+    without the quoted bytes), at most `burst` lines and then `per_s` a second; the next line
+    after a quiet spell says how many were left out.
+    """
+
+    def __init__(
+        self,
+        *,
+        burst: int = 20,
+        per_s: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._burst = float(burst)
+        self._per_s = per_s
+        self._monotonic = monotonic
+        self._tokens = float(burst)
+        self._last = monotonic()
+        self.suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        now = self._monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._per_s)
+        self._last = now
+        if self._tokens < 1:
+            self.suppressed += 1
+            return False
+        self._tokens -= 1
+        reason = str(exc.message).split("\n", 1)[0].rstrip(": ") or type(exc).__name__
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        text = f"malformed HTTP request refused ({exc.code or 400}): {reason}"
+        if isinstance(remote, str):
+            text += f" (from {remote})"
+        if self.suppressed:
+            text += f" ({self.suppressed} more since the last such line, not logged)"
+            self.suppressed = 0
+        record.msg, record.args = text, ()
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        record.levelno = min(record.levelno, logging.INFO)
+        record.levelname = logging.getLevelName(record.levelno)
+        # The handler sees the record after the logger's level check: keep to the root's level.
+        return record.levelno >= logging.getLogger().getEffectiveLevel()
 
 
 def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
@@ -93,6 +180,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(out)
+    handler.addFilter(MalformedHttpFilter())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

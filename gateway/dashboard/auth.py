@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from redis.asyncio import Redis
 
 from gateway.clock import Clock
+from gateway.consttime import texts_equal
 from gateway.settings import DashboardSettings
 
 COOKIE = "smsguard_session"
@@ -90,7 +90,7 @@ class Authenticator:
     def session_valid(self, session: Session) -> bool:
         """The session's user is still configured, with the password they logged in with."""
         tag = self.tag(session.user)
-        return tag is not None and hmac.compare_digest(tag, session.pw)
+        return tag is not None and texts_equal(tag, session.pw)
 
     async def check(self, username: str, password: str) -> bool:
         stored = self._hashes.get(username)
@@ -239,7 +239,7 @@ class LoginLimiter:
 
 
 def csrf_ok(expected: str, given: object) -> bool:
-    return isinstance(given, str) and bool(given) and hmac.compare_digest(expected, given)
+    return isinstance(given, str) and bool(given) and texts_equal(expected, given)
 
 
 def set_cookie(

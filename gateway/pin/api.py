@@ -12,16 +12,18 @@ Errors are `{"error": message, "field": name, "code": code}`; the field names th
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
 
 from gateway.clientip import client_ip
-from gateway.errors import AuthError, SmsGuardError
+from gateway.errors import AuthError, IntakeError, SmsGuardError
 from gateway.pin import PIN_STEP, PinStep
 from gateway.pin.i18n import Translator, pick_language
 from gateway.pin.policy import Refusal
 from gateway.pin.service import AlreadyEnrolled, VerifyResult
+from gateway.web import one_header, read_body
 
 _STATUS = {"wrong": 403, "locked": 423, "wait": 429, "ip_limited": 429}
 
@@ -39,15 +41,15 @@ def _error(status: int, message: str, field: str | None, code: str, **extra: Any
 async def _caller(request: web.Request, step: PinStep) -> str:
     if step.verifier is None:  # routes exist only when the API is configured
         raise web.HTTPNotFound()
-    claims = await step.verifier.verify(request.headers.get("Authorization"))
+    claims = await step.verifier.verify(one_header(request, "Authorization"))
     return str(claims["sub"])
 
 
 async def _body(request: web.Request, fields: tuple[str, ...]) -> dict[str, str]:
     try:
-        data = await request.json()
-    except ValueError:
-        raise _Bad("the body must be JSON", None, "bad_json") from None
+        data = json.loads(await read_body(request))
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, an integer of 4,300+ digits ...
+        raise _Bad("the body must be JSON", "body", "bad_json") from None
     if not isinstance(data, dict):
         raise _Bad("the body must be a JSON object", None, "bad_json")
     out: dict[str, str] = {}
@@ -57,8 +59,18 @@ async def _body(request: web.Request, fields: tuple[str, ...]) -> dict[str, str]
             continue
         if not isinstance(value, str):
             raise _Bad(f"{name} must be a string", name, "bad_type")
+        if not value.isascii() and not _encodable(value):
+            raise _Bad(f"{name} holds a lone UTF-16 surrogate: not text", name, "bad_type")
         out[name] = value
     return out
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _Bad(SmsGuardError):
@@ -106,6 +118,8 @@ def _guard(handler: Any) -> Any:
         except AuthError as exc:
             response = _error(401, exc.message, exc.field, "unauthorized")
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        except IntakeError as exc:  # a header sent twice, a body that cannot be read
+            response = _error(exc.status, exc.message, exc.field, "bad_request")
         except _Bad as exc:
             response = _error(400, exc.message, exc.field, exc.code)
         return response

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from gateway.clock import Clock
+from gateway.consttime import texts_equal
 from gateway.errors import AuthError, SmsGuardError
 
 # The `iss` of answer tokens; the Action (deploy/auth0/pin-step.js ANSWER_ISSUER) checks it.
@@ -141,7 +142,7 @@ class RedirectTokens:
     def csrf_ok(self, nonce: str | None, sent: str | None, session: Session, state: str) -> bool:
         if not nonce or not sent:
             return False
-        return hmac.compare_digest(self.csrf(nonce, session, state), sent)
+        return texts_equal(self.csrf(nonce, session, state), sent)
 
     @staticmethod
     def new_nonce() -> str:

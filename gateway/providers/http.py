@@ -40,7 +40,7 @@ from gateway.providers.retry import (
     Sleep,
     with_retries,
 )
-from gateway.settings.providers import ProviderBase
+from gateway.settings.providers import ProviderBase, secure_or_loopback
 
 log = get_logger("gateway.providers")
 
@@ -120,6 +120,13 @@ class HttpProvider(abc.ABC):
             backoff_base_s=settings.backoff_base_s,
             backoff_max_s=settings.backoff_max_s,
         )
+        if not secure_or_loopback(settings.base_url):
+            # Only reachable with allow_insecure_http: the opt-in is loud, once per start.
+            log.warning(
+                "provider credentials and messages go over plain http (allow_insecure_http)",
+                provider=self.name,
+                base_url=settings.base_url,
+            )
 
     @abc.abstractmethod
     def build(self, sms: OutboundSms) -> HttpCall:

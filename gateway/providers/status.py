@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from gateway.appkeys import CLOCK, METRICS, REDIS
+from gateway.consttime import texts_equal
 from gateway.logs import get_logger
 from gateway.providers.twilio import STATUS_PATH, TwilioSettings, status_callback_base
 
@@ -119,11 +120,6 @@ def _signed_url(request: web.Request, configured: str | None) -> str:
     return f"{base}?{query}" if query else base
 
 
-def _signature_matches(expected: str, given: str) -> bool:
-    """Constant-time comparison as bytes (a header with non-ASCII characters simply differs)."""
-    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
-
-
 def _verified(
     entries: list[tuple[TwilioSettings, str | None]],
     request: web.Request,
@@ -137,7 +133,7 @@ def _verified(
             settings.auth_token.get_secret_value(), _signed_url(request, configured), params
         )
         # Every candidate is checked (no early exit), so timing says nothing about which matched.
-        if _signature_matches(expected, signature) and found is None:
+        if texts_equal(expected, signature) and found is None:
             found = settings
     return found
 

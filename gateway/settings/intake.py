@@ -15,6 +15,9 @@ class Auth0Settings(Section):
     secret_base64_encoded: bool = False
     # Accepted clock skew for `iat`/`exp`/`nbf` when Auth0 includes them.
     leeway_s: int = Field(30, ge=0, le=600)
+    # Refuse tokens without `exp` (one that never expires is valid forever once stolen). Set to
+    # false only if your tenant's tokens carry no `exp`.
+    require_exp: bool = True
     # The tenant's domain ("acme.eu.auth0.com"): issuer of PIN-step and access tokens.
     tenant_domain: str | None = None
 

@@ -5,9 +5,11 @@ The provider types are listed once, in gateway/providers/registry.py.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from gateway.settings.base import Section
 
@@ -37,6 +39,10 @@ class ProviderBase(Section):
     backoff_base_s: float = Field(default=0.2, gt=0, le=10)
     backoff_max_s: float = Field(default=2.0, gt=0, le=60)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    # Plain http:// sends the credentials in clear: allowed for loopback hosts only, unless this
+    # is set (a warning is logged at startup).
+    allow_insecure_http: bool = False
+
     if TYPE_CHECKING:
         # Each provider type narrows it to its YAML name, a Literal (pydantic's discriminator).
         type: str
@@ -48,6 +54,31 @@ class ProviderBase(Section):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @model_validator(mode="after")
+    def _tls_unless_loopback(self) -> ProviderBase:
+        for name in ("base_url", "status_callback"):
+            url = getattr(self, name, None)
+            if url and not self.allow_insecure_http and not secure_or_loopback(url):
+                raise ValueError(
+                    f"{name}: plain http:// to a host other than loopback sends credentials in "
+                    "clear; use https://, or set allow_insecure_http: true"
+                )
+        return self
+
     def build_provider(self, deps: Deps) -> Provider:
         """The adapter that sends with these settings (each provider type says how)."""
         raise NotImplementedError(type(self).__name__)
+
+
+def secure_or_loopback(url: str) -> bool:
+    """https://, or http:// to localhost / a loopback address."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return True
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -17,6 +17,9 @@ class ServerSettings(Section):
     public_url: str | None = None
     # Seconds in-flight requests get to finish on SIGTERM before the process exits.
     shutdown_timeout_s: float = Field(15.0, gt=0)
+    # /readyz shows each check's detail (rule-file errors, exception text) to whoever asks; off,
+    # it shows only each check's status, and the details go to the log when they change.
+    readyz_details: bool = False
 
 
 class RedisSettings(Section):

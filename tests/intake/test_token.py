@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from gateway.clock import FakeClock, SystemClock
 from gateway.errors import AuthError
 from gateway.intake import TokenVerifier
 from gateway.settings import Auth0Settings
@@ -18,7 +20,7 @@ OTHER_SECRET = "another-secret-of-enough-length-0123456789abcdef-0123456789abcde
 
 @pytest.fixture
 def verifier() -> TokenVerifier:
-    return TokenVerifier(Auth0Settings(gateway_secret=SECRET))
+    return TokenVerifier(Auth0Settings(gateway_secret=SECRET), SystemClock())
 
 
 def test_accepts_auth0_token(verifier: TokenVerifier) -> None:
@@ -34,9 +36,35 @@ def test_accepts_other_hmac_algorithms(verifier: TokenVerifier, alg: str) -> Non
     assert verifier.verify(f"Bearer {gateway_token(alg=alg)}")["sub"] == SUBJECT
 
 
-def test_accepts_token_without_exp(verifier: TokenVerifier) -> None:
-    """Whether Auth0 sends exp is undocumented: its absence is tolerated."""
-    assert verifier.verify(f"Bearer {gateway_token(ttl=None)}")
+def test_refuses_token_without_exp_by_default(verifier: TokenVerifier) -> None:
+    """A token without exp would never expire: it is refused unless the operator opts out."""
+    with pytest.raises(AuthError, match="no exp"):
+        verifier.verify(f"Bearer {gateway_token(ttl=None)}")
+
+
+def test_token_without_exp_accepted_when_opted_out() -> None:
+    """With auth0.require_exp: false a token without exp is accepted (a tenant that sends none)."""
+    settings = Auth0Settings(gateway_secret=SECRET, require_exp=False)
+    assert TokenVerifier(settings, SystemClock()).verify(f"Bearer {gateway_token(ttl=None)}")
+
+
+def test_refuses_unknown_critical_extension(verifier: TokenVerifier) -> None:
+    """A validly signed token whose header lists a `crit` extension is refused (RFC 7515 4.1.11)."""
+    claims = {"sub": SUBJECT, "aud": AUDIENCE, "exp": time.time() + 60}
+    token = jwt.encode(claims, SECRET.encode(), algorithm="HS256", headers={"crit": ["x"], "x": 1})
+    with pytest.raises(AuthError, match="crit"):
+        verifier.verify(f"Bearer {token}")
+
+
+def test_expiry_is_judged_by_the_injected_clock() -> None:
+    """The verifier reads time from its Clock: a token valid now is expired 2 minutes later."""
+    clock = FakeClock(start=time.time())
+    verifier = TokenVerifier(Auth0Settings(gateway_secret=SECRET), clock)
+    token = f"Bearer {gateway_token(ttl=60)}"
+    assert verifier.verify(token)
+    clock.advance(120)
+    with pytest.raises(AuthError, match="expired"):
+        verifier.verify(token)
 
 
 @pytest.mark.parametrize(
@@ -99,7 +127,8 @@ def test_base64_encoded_secret() -> None:
     """With secret_base64_encoded, the secret is base64url-decoded before use, as Auth0 does."""
     raw = b"\x01\x02binary-secret-bytes\xff" * 2
     encoded = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-    verifier = TokenVerifier(Auth0Settings(gateway_secret=encoded, secret_base64_encoded=True))
+    settings = Auth0Settings(gateway_secret=encoded, secret_base64_encoded=True)
+    verifier = TokenVerifier(settings, SystemClock())
     assert verifier.verify(f"Bearer {gateway_token(raw)}")
     with pytest.raises(AuthError):
         verifier.verify(f"Bearer {gateway_token(encoded)}")
@@ -108,7 +137,7 @@ def test_base64_encoded_secret() -> None:
 def test_unconfigured_refuses_everything() -> None:
     """With no secret configured nothing is accepted (secure by default)."""
     with pytest.raises(AuthError, match=r"no auth0\.gateway_secret"):
-        TokenVerifier(Auth0Settings()).verify(f"Bearer {gateway_token()}")
+        TokenVerifier(Auth0Settings(), SystemClock()).verify(f"Bearer {gateway_token()}")
 
 
 def test_hostile_nested_header_is_401(verifier: TokenVerifier) -> None:

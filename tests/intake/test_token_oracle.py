@@ -11,6 +11,7 @@ from typing import Any
 import jwt
 import pytest
 
+from gateway.clock import FakeClock
 from gateway.errors import AuthError
 from gateway.intake import TokenVerifier
 from gateway.settings import Auth0Settings
@@ -70,6 +71,9 @@ CASES: dict[str, Callable[[int], str]] = {
     "two segments": lambda n: ".".join(sign(base(n)).split(".")[:2]),
     "garbage": lambda n: "a.b.c",
     "signature not base64": lambda n: sign(base(n))[:-4] + "!!!!",
+    "unknown critical extension": lambda n: jwt.encode(
+        base(n), SECRET.encode(), algorithm="HS256", headers={"crit": ["x"], "x": 1}
+    ),
 }
 
 
@@ -85,7 +89,7 @@ def pyjwt_accepts(token: str) -> bool:
             algorithms=["HS256", "HS384"],
             audience=AUDIENCE,
             leeway=LEEWAY,
-            options={"require": ["aud", "sub"]},
+            options={"require": ["aud", "sub", "exp"]},
             subject=SUBJECT,
         )
     except jwt.InvalidTokenError:
@@ -95,19 +99,21 @@ def pyjwt_accepts(token: str) -> bool:
 
 @pytest.mark.parametrize("name", CASES)
 def test_agrees_with_pyjwt(name: str) -> None:
-    """Accepts exactly the tokens PyJWT accepts with the same key, audience, subject and leeway."""
+    """Accepts exactly the tokens PyJWT accepts with the same key, audience, subject, leeway and
+    required exp."""
     now = int(time.time())
     token = CASES[name](now)
-    verifier = TokenVerifier(Auth0Settings(gateway_secret=SECRET, leeway_s=LEEWAY))
+    clock = FakeClock(start=now)
+    verifier = TokenVerifier(Auth0Settings(gateway_secret=SECRET, leeway_s=LEEWAY), clock)
     try:
-        verifier.verify(f"Bearer {token}", now=now)
+        verifier.verify(f"Bearer {token}")
         ours = True
     except AuthError:
         ours = False
     if name == "valid HS512":
         # Signed with a longer key that PyJWT's oracle above does not hold; checked on its own.
-        verifier = TokenVerifier(Auth0Settings(gateway_secret=SECRET * 2))
-        assert verifier.verify(f"Bearer {token}", now=now)
+        verifier = TokenVerifier(Auth0Settings(gateway_secret=SECRET * 2), clock)
+        assert verifier.verify(f"Bearer {token}")
         return
     if name in STRICTER_THAN_PYJWT:
         assert pyjwt_accepts(token)
