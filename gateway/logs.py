@@ -51,6 +51,7 @@ class PhoneHasher:
 # slash (IPs, dates, hex ids, URL paths). Times, ports and IPv6 groups are never 8 digits long.
 _PHONEISH = re.compile(
     r"(?<![\w+])\+\d(?:[ -]?\d){7,14}(?!\d)"  # "+..." is a number whatever follows it
+    r"|(?<!\w)%2[Bb]\d{8,15}(?!\d)"  # the same, URL-encoded (a form or query string)
     r"|(?<![\w.:/+-])\d(?:[ -]?\d){7,14}(?![\w-]|\.\d)"
 )
 # Values that are never phone numbers and must stay readable.
@@ -59,7 +60,11 @@ _NOT_SCRUBBED = frozenset({"timestamp", "request_id", "phone_hash", "level", "lo
 
 def mask_phones_in(text: str) -> str:
     """Mask every phone-number-like run in free text (exceptions, provider errors, messages)."""
-    return _PHONEISH.sub(lambda m: mask_phone("+" + re.sub(r"\D", "", m.group(0))), text)
+    return _PHONEISH.sub(lambda m: mask_phone("+" + _digits(m.group(0))), text)
+
+
+def _digits(number: str) -> str:
+    return re.sub(r"\D", "", number[3:] if number[:3].upper() == "%2B" else number)
 
 
 # Credentials and message text in free text: `Bearer <token>` / `Basic <credentials>` (a header
@@ -121,11 +126,13 @@ class MalformedHttpFilter(logging.Filter):
     def __init__(
         self,
         *,
+        level: int = logging.INFO,
         burst: int = 20,
         per_s: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
+        self._level = level
         self._burst = float(burst)
         self._per_s = per_s
         self._monotonic = monotonic
@@ -156,8 +163,8 @@ class MalformedHttpFilter(logging.Filter):
         record.exc_info, record.exc_text, record.stack_info = None, None, None
         record.levelno = min(record.levelno, logging.INFO)
         record.levelname = logging.getLevelName(record.levelno)
-        # The handler sees the record after the logger's level check: keep to the root's level.
-        return record.levelno >= logging.getLogger().getEffectiveLevel()
+        # The logger checked the record's old level: check the new one against the configured one.
+        return record.levelno >= self._level
 
 
 def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
@@ -180,7 +187,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(out)
-    handler.addFilter(MalformedHttpFilter())
+    handler.addFilter(MalformedHttpFilter(level=logging.getLevelName(level.upper())))
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

@@ -21,10 +21,12 @@ def gateway_token(
     sub: str = SUBJECT,
     alg: str = "HS256",
     ttl: int | None = 60,
+    now: float | None = None,
     **extra: Any,
 ) -> str:
-    """A JWT like the one Auth0 sends to the SMS gateway (sub/aud, HMAC with the shared secret)."""
-    now = int(time.time())
+    """A JWT like the one Auth0 sends to the SMS gateway (sub/aud, HMAC with the shared secret),
+    issued at `now` (the gateway's clock; default the real time)."""
+    now = int(time.time() if now is None else now)
     claims: dict[str, Any] = {"sub": sub, "aud": aud, "iat": now, **extra}
     if ttl is not None:
         claims["exp"] = now + ttl

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from redis.asyncio import Redis
 
+from gateway.logs import configure_logging
 from gateway.redisproc import RedisProcess
 
 # Real HTTP servers playing Twilio and Vonage (requests checked against their OpenAPI specs).
@@ -46,3 +50,16 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent (shared test oracles are not in this checkout)")
     return SHARED
+
+
+@pytest.fixture
+def json_logging() -> Iterator[io.StringIO]:
+    """Configure logging as `serve` does, into a buffer; put the test defaults back after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    out = io.StringIO()
+    configure_logging("info", "json", stream=out)
+    yield out
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -14,9 +14,10 @@ from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
 from gateway.app import create_app
+from gateway.appkeys import CLOCK
 from gateway.clock import Clock
 from gateway.settings import Settings, build_settings
-from tests.auth0 import SECRET, auth_headers, legacy_payload
+from tests.auth0 import SECRET, auth_headers, gateway_token, legacy_payload
 
 USER = "alice"
 PASSWORD = "correct horse battery staple"
@@ -111,8 +112,11 @@ def make_gateway(
 
 
 async def send(client: Client, recipient: str, ip: str = "203.0.113.7") -> int:
-    """POST /sms as Auth0 would; the HTTP status."""
-    resp = await client.post("/sms", json=legacy_payload(recipient, ip=ip), headers=auth_headers())
+    """POST /sms as Auth0 would (its token issued at the gateway's clock); the HTTP status."""
+    token = gateway_token(now=client.app[CLOCK].time())
+    resp = await client.post(
+        "/sms", json=legacy_payload(recipient, ip=ip), headers=auth_headers(token)
+    )
     await resp.read()
     return resp.status
 

@@ -140,3 +140,35 @@ def test_default_region_must_exist() -> None:
     """An unknown default region is a settings error, not a 400 on every national number."""
     with pytest.raises(ValueError, match="not a region"):
         IntakeSettings(default_region="UK")
+
+
+def test_integer_of_over_4300_digits_is_400() -> None:
+    """A JSON integer longer than Python converts (ValueError, not a JSONDecodeError) is a 400."""
+    with pytest.raises(IntakeError) as caught:
+        parse(b'{"recipient": "+447400123456", "n": ' + b"9" * 5000 + b"}")
+    assert (caught.value.status, caught.value.field) == (400, "body")
+    assert "4300 digits" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [
+        ({"body": "code \ud800 123456"}, "body"),
+        ({"sender": "\udfff"}, "sender"),
+        ({"req": {"ip": "203.0.113.7", "user-agent": "Mozilla \udc80"}}, "req.user-agent"),
+        ({"req": {"geoip": {"cityName": "\ud83d"}}}, "req.geoip.cityName"),
+    ],
+)
+def test_lone_surrogate_is_400_naming_the_field(where: dict[str, Any], field: str) -> None:
+    """A lone surrogate escape (valid JSON, not encodable text) is refused where it is."""
+    with pytest.raises(IntakeError) as caught:
+        parse({**legacy_payload(), **where})
+    assert (caught.value.status, caught.value.field) == (400, field)
+    assert "surrogate" in caught.value.message
+
+
+def test_escaped_surrogate_pair_is_text() -> None:
+    """A surrogate pair escape (an emoji, as JSON.stringify may write it) is one character."""
+    raw = json.dumps({**legacy_payload(), "body": "code \U0001f600 123456"}).encode()
+    assert b"\\ud83d\\ude00" in raw
+    assert parse(raw).body == "code \U0001f600 123456"
