@@ -130,6 +130,7 @@ async def test_malformed_http_logged_at_info_without_bytes(
 ) -> None:
     """Real malformed requests on a socket: aiohttp's parser errors become info lines naming the
     problem, with no traceback and none of the quoted bytes (token, code, number)."""
+
     async def ok(request: web.Request) -> web.Response:
         return web.json_response({})
 
@@ -137,7 +138,9 @@ async def test_malformed_http_logged_at_info_without_bytes(
     app.router.add_post("/sms", ok)
     server = await aiohttp_server(app)
     for data in MALFORMED:
-        assert (await _send_raw(server.port, data)).split(b"\r\n", 1)[0].endswith(b" 400 Bad Request")
+        assert (
+            (await _send_raw(server.port, data)).split(b"\r\n", 1)[0].endswith(b" 400 Bad Request")
+        )
     lines = [json.loads(line) for line in json_logging.getvalue().splitlines()]
     refused = [line for line in lines if "malformed HTTP request" in line["event"]]
     assert len(refused) == len(MALFORMED)

@@ -1,10 +1,11 @@
 """Sends the planned requests to a running gateway over HTTP and finds out what became of each.
 
 What Auth0 would see is only the status: 403/429 is a refusal; 200 is "accepted", which is either
-sent or silently dropped. Each request carries a unique `X-Request-Id`, which the gateway uses as
-the message id, so after a 200 the simulator asks the sandbox provider's inbox
-(`GET /sandbox/messages?to=...`) whether that message id was stored: present means sent, absent
-means dropped. Without an exposed sandbox the 200s stay "accepted (unverified)".
+sent or silently dropped. The 200 carries the gateway's message id (the same answer for both), so
+the simulator asks the sandbox provider's inbox (`GET /sandbox/messages?to=...`) whether that
+message id was stored: present means sent, absent means dropped. Each request also carries a
+unique `X-Request-Id`, which names it in the gateway's log. Without an exposed sandbox the 200s
+stay "accepted (unverified)".
 """
 
 from __future__ import annotations
@@ -159,10 +160,9 @@ class Simulator:
         ]
 
     async def _send(self, req: SimRequest) -> Result:
-        message_id = f"sim-{self._options.run_id}-{req.index:05d}"
         headers = {
             "Authorization": f"Bearer {self._signer.token()}",
-            "X-Request-Id": message_id,
+            "X-Request-Id": f"sim-{self._options.run_id}-{req.index:05d}",
         }
         started = self._clock.monotonic()
         try:
@@ -183,7 +183,8 @@ class Simulator:
         if status != 200:
             detail = str(body.get("error")) if isinstance(body, dict) else None
             return Result(req, "error", status, detail=detail, latency_ms=latency)
-        sent = await self._in_sandbox(req.recipient, message_id)
+        answered_id = body.get("message_id") if isinstance(body, dict) else None
+        sent = await self._in_sandbox(req.recipient, str(answered_id)) if answered_id else None
         if sent is None:
             self._unverified += 1
             return Result(req, "accepted", status, latency_ms=latency)

@@ -36,7 +36,10 @@ async def test_readyz_reports_failing_event_writes_as_a_warning(
 ) -> None:
     """/readyz shows the event log's state; failing writes are a warning, not a failure."""
     dead = f"redis://127.0.0.1:{free_port()}/0"
-    client = await aiohttp_client(create_app(gateway_settings(dead, tmp_path / "rules")))
+    details = {"server": {"readyz_details": True}}
+    client = await aiohttp_client(
+        create_app(gateway_settings(dead, tmp_path / "rules", sections=details))
+    )
     await send(client, "+447400123456")
     await client.app[EVENTS].flush()
     body = await (await client.get("/readyz")).json()

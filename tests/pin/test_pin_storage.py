@@ -78,7 +78,9 @@ async def test_unsafe_pin_redis_is_reported_loudly(
 ) -> None:
     """pin.redis_url on a volatile Redis: warning log, /readyz warn detail, metric = 1."""
     with capture_logs() as logs:
-        client = await make_gateway(redis_url=volatile_redis.url)
+        client = await make_gateway(
+            redis_url=volatile_redis.url, sections={"server": {"readyz_details": True}}
+        )
     assert any(e["event"] == "pin storage unsafe" and e["log_level"] == "warning" for e in logs)
     ready = await (await client.get("/readyz")).json()
     check = ready["checks"]["pin-storage"]

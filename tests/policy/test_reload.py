@@ -48,7 +48,7 @@ def make_app(rules: Path, redis_url: str, *, watch: bool = False) -> web.Applica
     )
     app[CLOCK] = SystemClock()
     app[METRICS] = Metrics()
-    app[READINESS] = Readiness()
+    app[READINESS] = Readiness(details=True)
 
     async def redis_ctx(app: web.Application) -> Any:
         app[REDIS] = Redis.from_url(redis_url)

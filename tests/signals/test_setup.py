@@ -25,7 +25,7 @@ def make_app(settings: Settings, clock: FakeClock | None = None) -> web.Applicat
     app = web.Application()
     app[SETTINGS] = settings
     app[CLOCK] = clock or FakeClock(time.time())
-    app[READINESS] = Readiness()
+    app[READINESS] = Readiness(details=True)
     app.router.add_get("/readyz", readyz)
     signals.setup(app)
     return app

@@ -43,6 +43,8 @@ def start_gateway(aiohttp_server: Any, redis_url: str, tmp_path: Path) -> StartG
         (rules / "rules.yaml").write_text(RULES)
         settings = build_settings(
             {
+                # A dev gateway: /readyz details name the rule set in the report.
+                "server": {"readyz_details": True},
                 "redis": {"url": redis_url},
                 "auth0": {"gateway_secret": SECRET},
                 "rules": {"path": str(rules), "watch": False},
