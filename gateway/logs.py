@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 import structlog
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 
 def mask_phone(number: str | None) -> str:
@@ -142,6 +143,9 @@ class MalformedHttpFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, RequestPayloadError):
+            # A body aiohttp could not decode, met again when it drains what a handler left.
+            exc = exc.__cause__
         if not isinstance(exc, HttpProcessingError):
             return True
         now = self._monotonic()
