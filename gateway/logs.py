@@ -114,6 +114,13 @@ def _scrub(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapp
     return event_dict
 
 
+def parser_error_reason(exc: HttpProcessingError) -> str:
+    """What aiohttp's parser found wrong, without the raw bytes it quotes after the first line
+    (or after `: b'`): those can hold a whole Authorization header or an SMS."""
+    reason = re.split(r"\n|: b['\"]", str(exc.message), maxsplit=1)[0].rstrip(": .")
+    return reason or type(exc).__name__
+
+
 class MalformedHttpFilter(logging.Filter):
     """aiohttp's error for a request it could not parse, made an info line without raw bytes.
 
@@ -155,7 +162,7 @@ class MalformedHttpFilter(logging.Filter):
             self.suppressed += 1
             return False
         self._tokens -= 1
-        reason = str(exc.message).split("\n", 1)[0].rstrip(": ") or type(exc).__name__
+        reason = parser_error_reason(exc)
         remote = record.args[0] if isinstance(record.args, tuple) and record.args else None
         text = f"malformed HTTP request refused ({exc.code or 400}): {reason}"
         if isinstance(remote, str):

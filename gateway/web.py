@@ -31,6 +31,7 @@ from aiohttp.http_exceptions import (
 )
 
 from gateway.errors import ClientGone, IntakeError
+from gateway.logs import parser_error_reason
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -124,8 +125,7 @@ def body_error(exc: BaseException) -> IntakeError | None:
     if isinstance(exc, TransferEncodingError):
         return IntakeError(400, "malformed chunked body", field="Transfer-Encoding")
     if isinstance(exc, HttpProcessingError):
-        reason = str(exc.message).split("\n", 1)[0].rstrip(": ") or "malformed"
-        return IntakeError(400, reason, field="body")
+        return IntakeError(400, parser_error_reason(exc), field="body")
     return None
 
 
