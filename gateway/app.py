@@ -15,6 +15,7 @@ Every stage is built the same way (a new stage copies it):
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -77,6 +78,11 @@ async def request_log(request: web.Request, handler: Handler) -> web.StreamRespo
         return response
     except web.HTTPException as exc:
         status = exc.status
+        raise
+    except asyncio.CancelledError:
+        # aiohttp cancels the handler when the client hangs up: an abort, not a server error.
+        status = 499
+        fields.setdefault("outcome", "aborted")
         raise
     finally:
         if request.path not in ("/healthz", "/metrics"):

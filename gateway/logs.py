@@ -178,7 +178,9 @@ class MalformedHttpFilter(logging.Filter):
         return record.levelno >= self._level
 
 
-def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+def configure_logging(
+    level: str = "info", fmt: str = "auto", stream: TextIO | None = None, *, cache: bool = True
+) -> None:
     """Configure structlog, and stdlib logging (aiohttp's own errors) through the same
     processors, once per process (called from main, never at import). Lines go to stderr."""
     out = stream or sys.stderr
@@ -195,7 +197,8 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         processors=[*shared, structlog.processors.format_exc_info, _scrub, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(out),
-        cache_logger_on_first_use=True,
+        # Off in tests that reconfigure: a cached logger keeps writing where it first wrote.
+        cache_logger_on_first_use=cache,
     )
     handler = logging.StreamHandler(out)
     handler.addFilter(MalformedHttpFilter(level=logging.getLevelName(level.upper())))

@@ -58,7 +58,7 @@ def json_logging() -> Iterator[io.StringIO]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     out = io.StringIO()
-    configure_logging("info", "json", stream=out)
+    configure_logging("info", "json", stream=out, cache=False)
     yield out
     structlog.reset_defaults()
     root.handlers[:] = handlers

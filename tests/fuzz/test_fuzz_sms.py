@@ -187,7 +187,9 @@ def test_fuzzed_requests_never_get_5xx_nor_leak(
     log = json_logging.getvalue()
     print(f"fuzz: {tally.requests} requests, statuses {sorted(tally.statuses.items())}")
     assert tally.requests == BATCHES * PER_BATCH
-    assert tally.statuses.get(200, 0) > 1000, "too few requests got through to be a fair test"
+    assert tally.statuses.get(200, 0) > tally.requests // 10, "too few got through to be fair"
+    # The capture works: the canonical line of every request is in it.
+    assert log.count('"event": "request"') == tally.requests
     assert_clean_log(log, tally.codes, tally.tokens)
 
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import io
 import json
 import zlib
 from typing import Any
@@ -125,3 +127,29 @@ async def test_readyz_details_behind_a_setting(make_gateway: MakeGateway) -> Non
     client = await make_gateway(server={"readyz_details": True})
     body = await (await client.get("/readyz")).json()
     assert body["checks"]["redis"] == {"status": "ok", "detail": "PING ok"}
+
+
+async def test_client_hanging_up_mid_body_is_an_info_line(
+    make_gateway: MakeGateway, twilio: Fake, json_logging: io.StringIO
+) -> None:
+    """A client that disconnects half-way through its body is logged as aborted (499) at info,
+    without a traceback, and nothing is sent."""
+    client = await make_gateway()
+    body = _raw(legacy_payload())
+    _, writer = await asyncio.open_connection("127.0.0.1", client.server.port)
+    writer.write(
+        b"POST /sms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {gateway_token()}\r\nContent-Length: 900\r\n\r\n".encode()
+        + body[:40]
+    )
+    await writer.drain()
+    writer.close()
+    for _ in range(200):  # the server notices the hang-up on its own time
+        if '"outcome": "aborted"' in json_logging.getvalue():
+            break
+        await asyncio.sleep(0.02)
+    lines = [json.loads(line) for line in json_logging.getvalue().splitlines()]
+    (aborted,) = [line for line in lines if line.get("outcome") == "aborted"]
+    assert (aborted["status"], aborted["level"]) == (499, "info")
+    assert not [line for line in lines if line["level"] == "error" or "exception" in line]
+    assert twilio[0].received == []
