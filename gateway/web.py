@@ -85,6 +85,7 @@ def security_headers(response: web.StreamResponse, csp: str = DEFAULT_CSP) -> we
 
 # Content codings a request body may carry: the ones aiohttp decodes (RFC 9110 section 8.4.1).
 BODY_ENCODINGS = frozenset({"", "identity", "gzip", "deflate", "x-gzip"})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # A request id a client may choose (kept for log correlation only): a short printable token.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,63}$")
 
@@ -149,8 +150,20 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def request_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Bad requests answered 4xx with `{"error", "field"}`, whichever handler met them."""
+    """Bad requests answered 4xx with `{"error", "field"}`, whichever handler met them.
+
+    A form body is read (and cached by aiohttp for the handler) before the handler runs: what
+    `request.post()` raises for a malformed one (a multipart body without its boundary, bytes
+    that are not UTF-8, an unknown charset) is then known to be the client's fault, not a defect.
+    """
     try:
+        if request.method == "POST" and request.content_type in FORM_TYPES:
+            try:
+                await request.post()
+            except (ValueError, LookupError):  # UnicodeDecodeError is a ValueError
+                return web.json_response(
+                    {"error": "malformed form body", "field": "body"}, status=400
+                )
         return await handler(request)
     except IntakeError as exc:
         return web.json_response(exc.as_json(), status=exc.status)

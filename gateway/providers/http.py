@@ -71,7 +71,7 @@ class HttpAnswer:
         """The body as JSON, or None when it is not JSON."""
         try:
             return json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # also a 4,300-digit integer, absurd nesting
             return None
 
 

@@ -153,3 +153,24 @@ async def test_client_hanging_up_mid_body_is_an_info_line(
     assert (aborted["status"], aborted["level"]) == (499, "info")
     assert not [line for line in lines if line["level"] == "error" or "exception" in line]
     assert twilio[0].received == []
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "extra"),
+    [
+        ("multipart/form-data", b"MessageStatus=sent", {}),
+        ("application/x-www-form-urlencoded", b"MessageStatus=%ff&AccountSid=\xff", {}),
+        ("application/x-www-form-urlencoded; charset=no-such", b"MessageStatus=sent", {}),
+        ("application/x-www-form-urlencoded", b"MessageStatus=sent", {"Content-Encoding": "gzip"}),
+    ],
+)
+async def test_malformed_form_is_400(
+    make_gateway: MakeGateway, content_type: str, body: bytes, extra: dict[str, str]
+) -> None:
+    """A form the handler cannot read (Twilio's status callback here; the dashboard and PIN forms
+    alike) is a 400 naming what is wrong, not a 500."""
+    client = await make_gateway()
+    headers = {"Content-Type": content_type, **extra}
+    resp = await client.post("/providers/twilio/status", data=body, headers=headers)
+    assert resp.status == 400
+    assert (await resp.json())["field"] in ("body", "Content-Encoding")
