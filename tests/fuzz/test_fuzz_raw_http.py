@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gateway.redisproc import RedisProcess, free_port
-from tests.auth0 import SECRET, gateway_token
+from gateway.redisproc import RedisProcess
+from tests.auth0 import gateway_token
 from tests.fuzz.test_fuzz_sms import assert_clean_log
-from tests.pipeline.test_serve import _wait_ready
+from tests.serving import serve_process
 
 REQUESTS = 400
 SEED = 20261203
@@ -89,29 +87,8 @@ async def _send(port: int, data: bytes, hang_up: bool) -> bytes:
 def serve(
     tmp_path: Path, redis_server: RedisProcess
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    port = free_port()
-    config = tmp_path / "smsguard.yaml"
-    config.write_text(
-        f"server: {{host: 127.0.0.1, port: {port}}}\n"
-        f"redis: {{url: '{redis_server.url}'}}\n"
-        "auth0: {gateway_secret: {env: TEST_GATEWAY_SECRET}}\n"
-        "rules: {watch: false}\n"
-        "logging: {format: json, level: info}\n"
-        "providers:\n  - {name: sandbox, type: sandbox}\n"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "TEST_GATEWAY_SECRET": SECRET},
-    )
-    try:
-        _wait_ready(f"http://127.0.0.1:{port}", proc)
-        yield port, proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+    with serve_process(tmp_path, redis_server, log_level="info") as (url, proc):
+        yield int(url.rsplit(":", 1)[1]), proc
 
 
 async def test_malformed_http_gets_4xx_and_a_quiet_clean_log(

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from aiohttp import web
 
 from gateway.redisproc import RedisProcess, free_port
 from tests.auth0 import SECRET, auth_headers, legacy_payload
+from tests.serving import serve_process, wait_ready
 
 NUMBERS = ["+447400123456", "+447400654321", "+14155550123"]
 
@@ -34,48 +36,12 @@ def _post(url: str, body: dict[str, object], headers: dict[str, str]) -> int:
         return int(exc.code)
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"smsguard exited: {proc.stderr.read().decode() if proc.stderr else ''}"
-            )
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("smsguard did not start")
-
-
 @pytest.fixture
-def served(tmp_path: Path, redis_server: RedisProcess) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    config = tmp_path / "smsguard.yaml"
-    config.write_text(
-        f"server: {{host: 127.0.0.1, port: {port}}}\n"
-        f"redis: {{url: '{redis_server.url}'}}\n"
-        "auth0: {gateway_secret: {env: TEST_GATEWAY_SECRET}}\n"
-        "rules: {watch: false}\n"
-        "logging: {format: json, level: debug}\n"
-        "providers:\n  - {name: sandbox, type: sandbox, expose: false}\n"
-    )
-    env = {**os.environ, "TEST_GATEWAY_SECRET": SECRET}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, proc)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+def served(
+    tmp_path: Path, redis_server: RedisProcess
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    with serve_process(tmp_path, redis_server) as running:
+        yield running
 
 
 def test_no_full_number_in_any_log_line(served: tuple[str, subprocess.Popen[bytes]]) -> None:
@@ -182,7 +148,7 @@ async def test_sigterm_drains_in_flight_requests(slow: SlowSetup) -> None:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        await asyncio.to_thread(_wait_ready, url, proc)
+        await asyncio.to_thread(wait_ready, url, proc)
         async with aiohttp.ClientSession() as session:
             pending = asyncio.create_task(
                 session.post(url + "/sms", json=legacy_payload(), headers=auth_headers())
@@ -233,7 +199,7 @@ async def test_workers_drain_on_group_sigterm_and_restart_after_a_crash(slow: Sl
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        await asyncio.to_thread(_wait_ready, url, proc)
+        await asyncio.to_thread(wait_ready, url, proc)
         workers = await _wait_for_workers(proc.pid, 2)
         os.kill(workers[0], signal.SIGKILL)
         deadline = time.monotonic() + 20
