@@ -101,7 +101,9 @@ async def _feedback_ctx(app: web.Application) -> AsyncIterator[None]:
             max_body_bytes=fb.log_stream.max_body_bytes,
         )
     if fb.login_action:
-        app[LOGIN_COMPLETED] = LoginCompletedEndpoint(ingest, TokenVerifier(settings.auth0))
+        app[LOGIN_COMPLETED] = LoginCompletedEndpoint(
+            ingest, TokenVerifier(settings.auth0, app[CLOCK])
+        )
     loop = asyncio.get_running_loop()
     tasks = [
         loop.create_task(_settle_secret(store, counter_secret(settings))),

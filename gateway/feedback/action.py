@@ -20,6 +20,7 @@ from gateway.feedback.logstream import read_limited
 from gateway.feedback.store import Completion
 from gateway.intake import TokenVerifier
 from gateway.phone import phone_facts
+from gateway.web import one_header
 
 SOURCE = "action"
 MAX_BODY = 4096
@@ -32,7 +33,7 @@ class LoginCompletedEndpoint:
 
     async def handle(self, request: web.Request) -> web.Response:
         try:
-            self.verifier.verify(request.headers.get("Authorization"))
+            self.verifier.verify(one_header(request, "Authorization"))
             completion = self._parse(await read_limited(request, MAX_BODY))
         except IntakeError as exc:
             self.ingest.rejected(SOURCE)

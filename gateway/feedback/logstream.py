@@ -19,6 +19,7 @@ from gateway.errors import IntakeError
 from gateway.feedback.auth0log import classify, parse_body
 from gateway.feedback.ingest import Ingest, StoreUnavailable
 from gateway.logs import get_logger
+from gateway.web import one_header
 
 log = get_logger("gateway.feedback")
 
@@ -33,7 +34,7 @@ class LogStreamEndpoint:
 
     async def handle(self, request: web.Request) -> web.Response:
         try:
-            self._authorize(request.headers.get("Authorization"))
+            self._authorize(one_header(request, "Authorization"))
             raw = await read_limited(request, self.max_body_bytes)
             batch = classify(parse_body(raw), source=SOURCE, received_at=self.ingest.clock.time())
         except IntakeError as exc:
