@@ -12,8 +12,8 @@ from structlog.testing import capture_logs
 from gateway.clock import FakeClock
 from gateway.errors import ConfigError
 from gateway.metrics import Metrics
-from gateway.providers.twilio import TwilioProvider
-from gateway.settings import TwilioSettings, build_settings
+from gateway.providers.twilio import TwilioProvider, TwilioSettings
+from gateway.settings import build_settings
 
 TWILIO: dict[str, Any] = {
     "name": "twilio-main",
