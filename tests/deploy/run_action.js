@@ -6,11 +6,16 @@
 // `event` read as JSON from stdin and an `api` whose notification.drop/retry and access.deny record
 // their calls, then prints one JSON line:
 // {"calls": [{"method": "drop", "reason": "..."}], "logs": ["console.log lines"], "error": null}.
+// ACTION_NOW_MS, when set, is what Date.now() answers: the time of a gateway on a fake clock.
 'use strict';
 
 const path = require('path');
 
 async function main() {
+  if (process.env.ACTION_NOW_MS) {
+    const now = Number(process.env.ACTION_NOW_MS);
+    Date.now = () => now;
+  }
   const chunks = [];
   for await (const chunk of process.stdin) chunks.push(chunk);
   const event = JSON.parse(Buffer.concat(chunks).toString('utf8'));
