@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,8 @@ from tests.feedback.helpers import RECIPIENT, T0, make_store
 
 
 def sms_token() -> str:
-    now = int(time.time())
+    """Auth0's token, issued at the gateway's (fake) time: the gateway checks it on its clock."""
+    now = int(T0 + 60)
     claims = {"sub": "urn:Auth0", "aud": "urn:MySmsGateway", "iat": now, "exp": now + 60}
     return jwt.encode(claims, GATEWAY_SECRET, algorithm="HS256")
 
