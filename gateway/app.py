@@ -26,7 +26,6 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from gateway import (
-    alerts,
     dashboard,
     events,
     feedback,
@@ -37,6 +36,7 @@ from gateway import (
     providers,
     signals,
 )
+from gateway.alerts import stage as alerts
 from gateway.appkeys import (
     CLOCK,
     HTTP,

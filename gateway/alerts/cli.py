@@ -38,7 +38,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 async def send_test(settings: Settings) -> dict[str, str | None]:
     """Each notifier's result: None when delivered, else what went wrong."""
-    from gateway.alerts import dashboard_url
+    from gateway.alerts.stage import dashboard_url
 
     clock = SystemClock()
     alert = Alert(

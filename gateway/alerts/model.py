@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 
 class Severity(enum.IntEnum):
@@ -58,6 +59,14 @@ class Alert:
             values,
             Status.RESOLVED,
         )
+
+
+class AlertSink(Protocol):
+    """What a stage reports to (the Alerter): never blocks, never raises."""
+
+    def fire(self, alert: Alert) -> None: ...
+
+    def clear(self, key: str) -> None: ...
 
 
 def iso(unix: float) -> str:

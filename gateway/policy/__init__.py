@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
-from gateway.appkeys import CLOCK, METRICS, OVERRIDES, POLICY, READINESS, REDIS, SETTINGS
+from gateway.appkeys import ALERTS, CLOCK, METRICS, OVERRIDES, POLICY, READINESS, REDIS, SETTINGS
 from gateway.errors import ConfigError
 from gateway.health import CheckResult
 from gateway.logs import get_logger
@@ -88,6 +88,7 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
         metrics=metrics,
         path=path,
         overrides=app.get(OVERRIDES),
+        alerts=app.get(ALERTS),
     )
     app[POLICY] = engine
     log.info("rules_loaded", version=engine.version, rules=len(rules.rules), path=str(path))

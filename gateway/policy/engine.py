@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway.alerts.model import Alert, AlertSink, Severity
 from gateway.clock import Clock
 from gateway.errors import ConfigError, Location, Problem
 from gateway.logs import get_logger
@@ -66,8 +67,10 @@ class RuleEngine:
         max_reservations: int = 100_000,
         loader: Callable[[Path], RuleSet] = load_rules,
         overrides: Overrides | None = None,
+        alerts: AlertSink | None = None,
     ) -> None:
         self.store = store
+        self.alerts = alerts
         self.overrides = overrides
         self.clock = clock
         self.metrics = metrics
@@ -152,10 +155,14 @@ class RuleEngine:
                     problems=len(error.problems),
                     errors=[str(p) for p in error.problems[:50]],
                 )
+                if self.alerts is not None:
+                    self.alerts.fire(refused_alert(error, self.version, self.clock.time()))
                 return False
             if rules.version == self.version and self.last_error is None:
                 return True  # nothing changed (an editor touched a file)
             self.replace(rules)
+            if self.alerts is not None:
+                self.alerts.clear(RELOAD_REFUSED)
             if self.metrics:
                 self.metrics.rules_reloads.labels(result="ok").inc()
             log.info("rules_reloaded", version=rules.version, rules=len(rules.rules))
@@ -380,3 +387,23 @@ def _fill(trace: list[TraceStep], rule_id: str, matched: bool, detail: str, expl
         if trace[i].rule_id == rule_id:
             trace[i] = TraceStep(rule_id, matched, detail)
             return
+
+
+RELOAD_REFUSED = "rules:reload-refused"
+
+
+def refused_alert(error: ConfigError, running: str, now: float) -> Alert:
+    """The alert for a refused rule change: the first problem, and what keeps running."""
+    first = str(error.problems[0]) if error.problems else "unknown problem"
+    more = len(error.problems) - 1
+    return Alert(
+        RELOAD_REFUSED,
+        Severity.WARNING,
+        "A rule change was refused",
+        f"{first}"
+        + (f" (and {more} more)" if more > 0 else "")
+        + f"; rule set {running} keeps running",
+        now,
+        "/dashboard/rules",
+        {"problems": len(error.problems), "running_version": running},
+    )

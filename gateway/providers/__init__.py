@@ -25,7 +25,7 @@ from aiohttp import web
 # Whole and first: the settings' root model collects the provider types from registry.py, whose
 # modules build on gateway.settings; loading the settings first keeps that one-way.
 import gateway.settings
-from gateway.appkeys import CLOCK, HTTP, METRICS, READINESS, REDIS, ROUTER, SETTINGS
+from gateway.appkeys import ALERTS, CLOCK, HTTP, METRICS, READINESS, REDIS, ROUTER, SETTINGS
 from gateway.health import CheckResult
 from gateway.providers.base import Deps
 from gateway.providers.breaker import CircuitBreaker, CircuitState
@@ -41,7 +41,7 @@ def build_router(settings: gateway.settings.Settings, deps: Deps) -> ProviderRou
     """Every configured provider with its circuit breaker, routed as settings.routes says."""
     providers = [p.build_provider(deps) for p in settings.providers]
     breakers = {
-        p.name: CircuitBreaker(p.name, p.breaker, deps.clock, deps.metrics)
+        p.name: CircuitBreaker(p.name, p.breaker, deps.clock, deps.metrics, deps.alerts)
         for p in settings.providers
     }
     return ProviderRouter(providers, breakers, settings.routes, deps.clock)
@@ -61,7 +61,14 @@ def setup(app: web.Application) -> None:
 
 async def _providers_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    deps = Deps(app[HTTP], app[REDIS], app[CLOCK], app[METRICS], settings.server.public_url)
+    deps = Deps(
+        app[HTTP],
+        app[REDIS],
+        app[CLOCK],
+        app[METRICS],
+        settings.server.public_url,
+        app.get(ALERTS),
+    )
     router = build_router(settings, deps)
     app[ROUTER] = router
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 
+from gateway.alerts.model import AlertSink
 from gateway.clock import Clock
 from gateway.metrics import Metrics
 from gateway.models import OutboundSms, SendResult
@@ -45,3 +46,4 @@ class Deps:
     clock: Clock
     metrics: Metrics
     public_url: str | None = None
+    alerts: AlertSink | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 
+from gateway.alerts.model import Alert, AlertSink, Severity
 from gateway.clock import Clock
 from gateway.metrics import Metrics
 from gateway.settings.providers import BreakerSettings
@@ -28,9 +29,15 @@ class CircuitState(enum.IntEnum):
 
 class CircuitBreaker:
     def __init__(
-        self, provider: str, settings: BreakerSettings, clock: Clock, metrics: Metrics
+        self,
+        provider: str,
+        settings: BreakerSettings,
+        clock: Clock,
+        metrics: Metrics,
+        alerts: AlertSink | None = None,
     ) -> None:
         self.provider = provider
+        self._alerts = alerts
         self._threshold = settings.failure_threshold
         self._reset_after = settings.reset_after_s
         self._clock = clock
@@ -87,8 +94,26 @@ class CircuitBreaker:
         return self._clock.monotonic() - self._opened_at >= self._reset_after
 
     def _set(self, state: CircuitState) -> None:
-        self._state = state
+        before, self._state = self._state, state
         self._export()
+        if self._alerts is None or before is state:
+            return
+        key = f"circuit:{self.provider}"
+        if state is CircuitState.OPEN and before is CircuitState.CLOSED:
+            self._alerts.fire(
+                Alert(
+                    key,
+                    Severity.WARNING,
+                    f"Circuit of provider {self.provider} opened",
+                    f"{self._failures} failures in a row; messages fail over to the next provider"
+                    f" of each route; next try in {self._reset_after:g} s",
+                    self._clock.time(),
+                    "/dashboard",
+                    {"provider": self.provider, "failures": self._failures},
+                )
+            )
+        elif state is CircuitState.CLOSED:
+            self._alerts.clear(key)
 
     def _export(self) -> None:
         self._metrics.circuit_state.labels(self.provider).set(int(self._state))

@@ -151,3 +151,8 @@ async def make_alerter(
         await asyncio.gather(task, return_exceptions=True)
         await session.close()
         await client.aclose()
+
+
+# The message-path gateway (Twilio then Vonage, real fakes of both, real Redis), for the tests of
+# what raises alerts end to end.
+from tests.pipeline.conftest import make_gateway, twilio, vonage  # noqa: E402, F401
