@@ -70,7 +70,12 @@ def login_event(req: SimRequest, kind: Literal["s", "f"], at: float, run_id: str
         "details": (
             {"prompts": [], "initiatedAt": at * 1000, "completedAt": at * 1000}
             if kind == "s"
-            else {"error": {"message": "Wrong phone number or verification code."}}
+            else {
+                "error": {
+                    "message": "Wrong phone number or verification code.",
+                    "oauthError": "invalid_grant",
+                }
+            }
         ),
     }
     if req.user_agent:
