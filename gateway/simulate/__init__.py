@@ -180,7 +180,6 @@ async def play(
     from gateway.simulate.auth0logs import HttpDelivery, LogStream
     from gateway.simulate.generate import generate
     from gateway.simulate.report import build_report
-    from gateway.simulate.runner import Simulator, TokenSigner
 
     planned = generate(config)
     started = time.monotonic()
@@ -188,15 +187,8 @@ async def play(
         # Without the feedback settings there is no endpoint: the 404 says so in the report.
         authorization = gateway.log_stream_authorization or "Bearer none"
         stream = LogStream(HttpDelivery(session, gateway.url, authorization))
-        simulator = Simulator(
-            session,
-            gateway.url,
-            TokenSigner(gateway.secret.encode()),
-            gateway.clock,
-            stream,
-            gateway.was_sent,
-            shape=shape,
-            run_id=f"{config.scenario}-{config.seed}",
+        simulator = gateway.simulator(
+            session, stream, shape=shape, run_id=f"{config.scenario}-{config.seed}"
         )
         results = await simulator.run(planned)
     report = build_report(config.scenario, config.seed, results, prices)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -31,6 +32,9 @@ from gateway.clock import FakeClock
 from gateway.providers.sandbox import sandbox_key
 from gateway.redisproc import RedisProcess, free_port
 from gateway.settings import Settings, build_settings
+from gateway.simulate.auth0logs import LogStream
+from gateway.simulate.generate import Shape
+from gateway.simulate.runner import Simulator, TokenSigner
 
 # Monday 2 March 2026, 00:00 UTC: simulated runs start here (dates in log events, windows).
 SIM_START = 1_772_409_600.0
@@ -46,6 +50,26 @@ class Gateway:
     secret: str
     log_stream_authorization: str | None  # None: this gateway has no feedback settings
     redis: Redis
+
+    def simulator(
+        self,
+        session: aiohttp.ClientSession,
+        stream: LogStream,
+        *,
+        shape: Shape = "action",
+        run_id: str = "run",
+    ) -> Simulator:
+        """A simulator that plays against this gateway on its clock, signed with its secret."""
+        return Simulator(
+            session,
+            self.url,
+            TokenSigner(self.secret.encode()),
+            self.clock,
+            stream,
+            self.was_sent,
+            shape=shape,
+            run_id=run_id,
+        )
 
     async def was_sent(self, recipient: str, message_id: str) -> bool | None:
         """Was `message_id` the sandbox's last stored message (it keeps one)? One Redis call,

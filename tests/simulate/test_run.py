@@ -9,12 +9,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from gateway.prices import shipped_prices
 from gateway.simulate import play
 from gateway.simulate.auth0logs import ENDPOINT_ABSENT, DeliveryStatus, LogStream
 from gateway.simulate.generate import LEGIT, PREMIUM, SimRequest, generate
 from gateway.simulate.harness import SIM_START, Gateway, Harness
-from gateway.simulate.runner import BATCH_DELAY_S, Result, Simulator, TokenSigner
-from gateway.prices import shipped_prices
+from gateway.simulate.runner import BATCH_DELAY_S, Result
 from tests.simulate.conftest import tiny
 
 Delivered = list[tuple[float, list[dict[str, Any]]]]
@@ -41,15 +41,7 @@ async def play_planned(
 
     stream = LogStream(deliver)
     async with aiohttp.ClientSession() as session:
-        simulator = Simulator(
-            session,
-            gateway.url,
-            TokenSigner(gateway.secret.encode()),
-            gateway.clock,
-            stream,
-            gateway.was_sent,
-            run_id="t",
-        )
+        simulator = gateway.simulator(session, stream, run_id="t")
         results = await simulator.run(planned)
     return results, delivered, stream
 
