@@ -21,6 +21,7 @@ from gateway.errors import SmsGuardError
 
 if TYPE_CHECKING:
     from gateway.prices import PriceTable
+    from gateway.simulate.auth0logs import Deliver
     from gateway.simulate.generate import ScenarioConfig, Shape
     from gateway.simulate.harness import Harness
     from gateway.simulate.report import RunReport
@@ -172,9 +173,14 @@ async def simulate(args: argparse.Namespace) -> list[RunReport]:
 
 
 async def play(
-    harness: Harness, config: ScenarioConfig, prices: PriceTable, shape: Shape = "action"
+    harness: Harness,
+    config: ScenarioConfig,
+    prices: PriceTable,
+    shape: Shape = "action",
+    deliver: Deliver | None = None,
 ) -> RunReport:
-    """Plan one scenario and seed, play it on a fresh gateway, report."""
+    """Plan one scenario and seed, play it on a fresh gateway, report. Completions go to
+    `deliver` when given, else by HTTP to the gateway's log-stream endpoint."""
     import aiohttp
 
     from gateway.simulate.auth0logs import HttpDelivery, LogStream
@@ -186,7 +192,7 @@ async def play(
     async with harness.gateway() as gateway, aiohttp.ClientSession() as session:
         # Without the feedback settings there is no endpoint: the 404 says so in the report.
         authorization = gateway.log_stream_authorization or "Bearer none"
-        stream = LogStream(HttpDelivery(session, gateway.url, authorization))
+        stream = LogStream(deliver or HttpDelivery(session, gateway.url, authorization))
         simulator = gateway.simulator(
             session, stream, shape=shape, run_id=f"{config.scenario}-{config.seed}"
         )

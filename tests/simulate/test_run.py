@@ -124,6 +124,20 @@ async def test_absent_endpoint_is_reported(harness: Harness) -> None:
     assert report.attack.total == report.attack.refused > 0
 
 
+async def test_completions_through_an_injected_deliver(harness: Harness) -> None:
+    """With a deliver callable given, every login event of the run is handed to it in batches."""
+    batches: list[list[dict[str, Any]]] = []
+
+    async def deliver(batch: list[dict[str, Any]]) -> DeliveryStatus:
+        batches.append(batch)
+        return "delivered"
+
+    report = await play(harness, tiny(PREMIUM), shipped_prices(), deliver=deliver)
+    delivered = sum(len(b) for b in batches)
+    assert delivered == report.completions["events"] == report.completions["delivered"] > 0
+    assert {r["data"]["type"] for b in batches for r in b} <= {"s", "f"}
+
+
 async def test_report_counts_every_request(harness: Harness) -> None:
     """Real users and attack messages in the report add up to the requests played."""
     report = await play(harness, tiny(PREMIUM), shipped_prices())
