@@ -84,9 +84,18 @@ class Gateway:
         return bool(entry.get("message_id") == message_id and entry.get("to") == recipient)
 
 
+PROMPT_FEEDBACK = {"batch_size": 1, "flush_interval_ms": 1}
+
+
 def feedback_supported() -> bool:
     """Does this gateway version have the `feedback` settings section (the log stream)?"""
     return "feedback" in Settings.model_fields
+
+
+def _feedback_keys() -> set[str]:
+    section = Settings.model_fields["feedback"].annotation
+    fields = getattr(section, "model_fields", None)
+    return set(fields) if isinstance(fields, dict) else set()
 
 
 class Harness:
