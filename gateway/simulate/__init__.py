@@ -192,7 +192,8 @@ async def play(
     async with harness.gateway() as gateway, aiohttp.ClientSession() as session:
         # Without the feedback settings there is no endpoint: the 404 says so in the report.
         authorization = gateway.log_stream_authorization or "Bearer none"
-        stream = LogStream(deliver or HttpDelivery(session, gateway.url, authorization))
+        http = HttpDelivery(session, gateway.url, authorization)
+        stream = LogStream(deliver or http)
         simulator = gateway.simulator(
             session, stream, shape=shape, run_id=f"{config.scenario}-{config.seed}"
         )
@@ -202,6 +203,7 @@ async def play(
         "events": stream.events,
         "delivered": stream.delivered,
         "note": stream.note,
+        "endpoint_answers": dict(http.answers),
     }
     report.meta = {
         "requests": len(results),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -139,6 +140,8 @@ class HttpDelivery:
         self._url = base_url / LOG_STREAM_PATH
         self._authorization = authorization
         self.last_error: str | None = None
+        # The endpoint's own counts (accepted, duplicates, matched ...), summed over batches.
+        self.answers: Counter[str] = Counter()
 
     async def __call__(self, batch: list[dict[str, Any]]) -> DeliveryStatus:
         try:
@@ -156,7 +159,14 @@ class HttpDelivery:
                 if resp.status >= 300:
                     self.last_error = f"{resp.status} {(await resp.text())[:200]}"
                     return "failed"
+                answer = await resp.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError) as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"[:200]
             return "failed"
+        except ValueError:
+            return "delivered"  # a 2xx without a JSON body: delivered, nothing to count
+        if isinstance(answer, dict):
+            self.answers.update(
+                {k: v for k, v in answer.items() if isinstance(v, int) and not isinstance(v, bool)}
+            )
         return "delivered"

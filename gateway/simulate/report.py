@@ -136,6 +136,10 @@ class RunReport:
             f"completions: {self.completions.get('events', 0)} log events, "
             f"{self.completions.get('delivered', 0)} delivered"
             + (f" ({self.completions['note']})" if self.completions.get("note") else "")
+            + "".join(
+                f", {name} {count}"
+                for name, count in (self.completions.get("endpoint_answers") or {}).items()
+            )
         )
         if self.errors:
             lines.append(f"errors: {self.errors} requests got no decision")

@@ -106,12 +106,13 @@ async def test_absent_endpoint_reported_not_raised() -> None:
 
 
 async def test_http_delivery_posts_like_a_custom_webhook(aiohttp_server: Any) -> None:
-    """The batch is POSTed as a JSON array with the configured Authorization header."""
+    """The batch is POSTed as a JSON array with the configured Authorization header; the
+    endpoint's counts are summed."""
     received: list[tuple[str | None, Any]] = []
 
     async def receive(request: web.Request) -> web.Response:
         received.append((request.headers.get("Authorization"), await request.json()))
-        return web.Response(status=200)
+        return web.json_response({"records": 1, "matched": 1})
 
     app = web.Application()
     app.router.add_post("/" + LOG_STREAM_PATH, receive)
@@ -121,5 +122,6 @@ async def test_http_delivery_posts_like_a_custom_webhook(aiohttp_server: Any) ->
     async with aiohttp.ClientSession() as session:
         deliver = HttpDelivery(session, base, "Bearer abc")
         assert await deliver([record]) == "delivered"
+        assert deliver.answers == {"records": 1, "matched": 1}
         assert await HttpDelivery(session, base / "elsewhere", "Bearer abc")([record]) == "absent"
     assert received == [("Bearer abc", [record])]
