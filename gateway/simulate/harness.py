@@ -148,6 +148,10 @@ class Harness:
                 **feedback.get("log_stream", {}),
                 "authorization": authorization,
             }
+            # Sent codes are written behind the request (a queue flushed every 250 ms of real
+            # time): a login minutes later in simulated time comes milliseconds later here, so
+            # each write goes at once, before the next request.
+            feedback.update({k: v for k, v in PROMPT_FEEDBACK.items() if k in _feedback_keys()})
         return build_settings(data, environ={})
 
     @asynccontextmanager

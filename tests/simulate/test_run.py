@@ -13,7 +13,7 @@ from gateway.prices import shipped_prices
 from gateway.simulate import play
 from gateway.simulate.auth0logs import ENDPOINT_ABSENT, DeliveryStatus, LogStream
 from gateway.simulate.generate import LEGIT, PREMIUM, SimRequest, generate
-from gateway.simulate.harness import SIM_START, Gateway, Harness
+from gateway.simulate.harness import SIM_START, Gateway, Harness, feedback_supported
 from gateway.simulate.runner import BATCH_DELAY_S, Result
 from tests.simulate.conftest import tiny
 
@@ -145,3 +145,14 @@ async def test_report_counts_every_request(harness: Harness) -> None:
     assert report.meta["requests"] >= report.legit_messages.total + report.attack.total
     assert report.users.total > 0
     assert report.spend_reduction_pct == 100.0
+
+
+def test_feedback_writes_go_at_once(harness: Harness) -> None:
+    """With the feedback section, the gateway writes each sent code at once (batch of 1), so a
+    login seconds later in simulated time finds it; the log stream gets its Authorization."""
+    if not feedback_supported():
+        pytest.skip("this gateway has no feedback settings")
+    settings = harness.settings("s" * 40, "Bearer simulated")
+    feedback: Any = getattr(settings, "feedback")  # noqa: B009 - absent before the feedback merge
+    assert feedback.batch_size == 1
+    assert feedback.log_stream.authorization.get_secret_value() == "Bearer simulated"
