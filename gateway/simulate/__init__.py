@@ -168,7 +168,7 @@ async def simulate(args: argparse.Namespace) -> list[RunReport]:
         for name in scenarios
         for seed in seeds
     ]
-    with Harness(rules=rules, base=base, geoip=None if args.no_geoip else _geoip()) as harness:
+    with Harness(rules=rules, base=base, geoip=not args.no_geoip) as harness:
         return [await play(harness, config, prices, args.shape) for config in configs]
 
 
@@ -215,19 +215,6 @@ async def play(
         "prices": prices.source,
     }
     return report
-
-
-def _geoip() -> dict[str, Path] | None:
-    """Synthetic GeoIP databases for the simulated pools, in a cache folder (None without the
-    dev extra: IP signals are then unknown, as on a gateway without MaxMind databases)."""
-    import tempfile
-
-    from gateway.simulate.geoipdb import write_databases
-
-    try:
-        return write_databases(Path(tempfile.gettempdir()) / "smsguard-simulate-geoip")
-    except RuntimeError:
-        return None
 
 
 def _names(text: str) -> list[str]:

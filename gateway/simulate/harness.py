@@ -98,6 +98,17 @@ def _feedback_keys() -> set[str]:
     return set(fields) if isinstance(fields, dict) else set()
 
 
+def write_geoip_or_none(directory: Path) -> dict[str, Path]:
+    """The synthetic GeoIP databases for the simulated pools (none without the dev extra: IP
+    signals are then unknown, as on a gateway without MaxMind databases)."""
+    from gateway.simulate.geoipdb import write_databases
+
+    try:
+        return write_databases(directory)
+    except RuntimeError:
+        return {}
+
+
 class Harness:
     """Redis and GeoIP set up once; `gateway()` starts a fresh app per scenario run."""
 
@@ -107,12 +118,13 @@ class Harness:
         rules: Path,
         base: dict[str, Any] | None = None,
         redis_url: str | None = None,
-        geoip: dict[str, Path] | None = None,
+        geoip: bool = True,
     ) -> None:
         self._rules = rules
         self._base = base or {}
         self._redis_url = redis_url
         self._geoip = geoip
+        self._geoip_paths: dict[str, Path] = {}
         self._redis: RedisProcess | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
@@ -121,6 +133,10 @@ class Harness:
         if self._redis_url is None:
             self._redis = RedisProcess(Path(self._tmp.name) / "redis", appendonly=False).start()
             self._redis_url = self._redis.url
+        if self._geoip:
+            # In this harness's own folder: the gateway maps the files into memory, and another
+            # simulation rewriting a shared copy under it would crash it (SIGBUS).
+            self._geoip_paths = write_geoip_or_none(Path(self._tmp.name) / "geoip")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -140,8 +156,8 @@ class Harness:
         data["providers"] = [{"name": SANDBOX, "type": "sandbox", "expose": True, "keep": 1}]
         data.pop("routes", None)
         data["logging"] = {"level": "error", "format": "json"}
-        if self._geoip:
-            data["geoip"] = {key: str(path) for key, path in self._geoip.items()}
+        if self._geoip_paths:
+            data["geoip"] = {key: str(path) for key, path in self._geoip_paths.items()}
         if authorization is not None:
             feedback = data.setdefault("feedback", {})
             feedback["log_stream"] = {
