@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -156,3 +157,17 @@ def test_feedback_writes_go_at_once(harness: Harness) -> None:
     feedback: Any = getattr(settings, "feedback")  # noqa: B009 - absent before the feedback merge
     assert feedback.batch_size == 1
     assert feedback.log_stream.authorization.get_secret_value() == "Bearer simulated"
+
+
+def test_each_harness_has_its_own_geoip_files(redis_url: str, rules_dir: Path) -> None:
+    """Two simulations never share GeoIP files: the gateway maps them, and a rewrite under a
+    running one crashed it (SIGBUS)."""
+    with (
+        Harness(rules=rules_dir, redis_url=redis_url) as one,
+        Harness(rules=rules_dir, redis_url=redis_url) as two,
+    ):
+        first = one.settings("s" * 40, None).geoip.country_db
+        second = two.settings("s" * 40, None).geoip.country_db
+    assert first is not None
+    assert second is not None
+    assert first != second
