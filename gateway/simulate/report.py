@@ -211,7 +211,7 @@ def markdown(reports: list[RunReport]) -> str:
     kinds = [k for k in USER_KINDS if any(k in r.kinds for r in reports)]
     lines = [
         "| scenario | seed | real users refused | worst country (>= 1% of users) | attack "
-        "refused | most sent per burst | attack spend | spend reduction |",
+        "refused | most sent by one burst or campaign | attack spend | spend reduction |",
         "|---|---:|---:|---|---:|---:|---:|---:|",
     ]
     for r in reports:
