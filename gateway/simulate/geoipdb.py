@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gateway.simulate.population import HOSTING, RESIDENTIAL_OCTETS
+from gateway.simulate.population import HOSTING, RESIDENTIAL_OCTETS, VPN_EXITS
 
 # Private-use AS numbers for the synthetic residential ISPs (one per /8).
 _RESIDENTIAL_ASN_BASE = 4_200_000_000
@@ -31,7 +31,7 @@ def networks() -> tuple[dict[str, str], dict[str, tuple[int, str]], list[str]]:
             country[net] = code
             asn[net] = (_RESIDENTIAL_ASN_BASE + i * 16 + octet % 16, f"{code} Residential ISP")
     hosting: list[str] = []
-    for provider in HOSTING:
+    for provider in (*HOSTING, *VPN_EXITS):
         for block in provider.blocks:
             net = f"{block}.0.0/16"
             country[net] = provider.country

@@ -17,12 +17,18 @@ from phonenumbers import PhoneNumberType
 
 MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
-# Where a consumer app's real users are (weights, roughly a global app's sign-ins by country).
+# Where a global consumer app's real users are: 30 countries, weights roughly its sign-ins per
+# country (per mille). Nigeria, Indonesia and Pakistan are on the shipped high-risk list and really
+# served: the "risky but served" users every static country rule meets.
 LEGIT_COUNTRIES: dict[str, int] = {
-    "US": 30, "GB": 9, "DE": 7, "FR": 6, "BR": 7, "IN": 8, "ES": 4, "IT": 4, "MX": 4, "CA": 4,
-    "AU": 3, "NL": 2, "PL": 2, "JP": 2, "TR": 2, "ID": 2, "PH": 2, "NG": 1, "ZA": 1, "SE": 1,
-    "AR": 1,
+    "US": 220, "IN": 90, "BR": 70, "GB": 60, "DE": 50, "FR": 40, "MX": 40, "ID": 30, "ES": 30,
+    "IT": 30, "CA": 30, "NG": 25, "JP": 20, "TR": 20, "PH": 20, "AU": 20, "KR": 20, "PK": 15,
+    "PL": 15, "NL": 15, "VN": 15, "TH": 10, "EG": 10, "CO": 10, "AR": 10, "SA": 10, "ZA": 10,
+    "MY": 10, "SE": 10, "CL": 10,
 }  # fmt: skip
+
+# Real users' countries that the shipped rules list as high-risk (rules/lists/high-risk-countries).
+RISKY_SERVED: frozenset[str] = frozenset({"NG", "ID", "PK"})
 
 # Destinations commonly abused for pumping (high termination fees, few real users).
 PUMPING_COUNTRIES: tuple[str, ...] = (
@@ -40,6 +46,8 @@ LANGUAGES: dict[str, str] = {
     "ES": "es-ES", "IT": "it-IT", "MX": "es-MX", "CA": "en-CA", "AU": "en-AU", "NL": "nl-NL",
     "PL": "pl-PL", "JP": "ja-JP", "TR": "tr-TR", "ID": "id-ID", "PH": "en-PH", "NG": "en-NG",
     "ZA": "en-ZA", "SE": "sv-SE", "AR": "es-AR", "RU": "ru-RU", "UZ": "uz-UZ", "EG": "ar-EG",
+    "KR": "ko-KR", "VN": "vi-VN", "TH": "th-TH", "CO": "es-CO", "SA": "ar-SA", "MY": "ms-MY",
+    "CL": "es-CL", "PK": "ur-PK", "HK": "zh-HK", "BD": "bn-BD",
 }  # fmt: skip
 
 # First octets per country, used as "residential ISP" space: synthetic, each /8 in one country
@@ -50,7 +58,10 @@ RESIDENTIAL_OCTETS: dict[str, tuple[int, ...]] = {
     "IT": (93, 151), "MX": (187, 200), "CA": (70, 142), "AU": (101, 110), "NL": (77, 94),
     "PL": (31, 89), "JP": (126, 153), "TR": (78, 176), "ID": (36, 114), "PH": (112, 124),
     "NG": (102, 105), "ZA": (41, 196), "SE": (92, 213), "AR": (181, 186), "RU": (5, 46),
-    "EG": (156, 197), "PK": (39, 119), "BD": (103, 202),
+    "EG": (156, 197), "PK": (39, 119), "BD": (103, 202), "KR": (121, 211), "VN": (113, 171),
+    "TH": (182, 184), "CO": (190, 191), "SA": (188, 212), "MY": (175, 180), "CL": (183,),
+    "UZ": (37, 195), "TJ": (217,), "KG": (62,), "AZ": (185,), "MM": (122,), "LB": (194,),
+    "HK": (58, 218),
 }  # fmt: skip
 
 
@@ -71,6 +82,14 @@ HOSTING: tuple[HostingNetwork, ...] = (
     HostingNetwork(16276, "OVH", "FR", ("51.68", "51.75", "54.36")),
     HostingNetwork(20473, "Vultr", "SG", ("45.32", "45.76", "149.28")),
     HostingNetwork(396982, "Google Cloud", "US", ("34.72", "35.184")),
+)
+
+# Where commercial VPNs rent their exits: hosting ASNs, so GeoIP flags them as hosting/anonymous.
+# Real users reach the app through them as often as attackers do.
+VPN_EXITS: tuple[HostingNetwork, ...] = (
+    HostingNetwork(9009, "M247", "RO", ("146.70", "193.27")),
+    HostingNetwork(60068, "Datacamp", "GB", ("143.244", "138.199")),
+    HostingNetwork(60781, "Leaseweb", "NL", ("209.58", "192.96")),
 )
 
 BROWSER_AGENTS: tuple[tuple[str, int], ...] = (
@@ -201,6 +220,37 @@ def numbers_in_prefix(rng: random.Random, region: str, count: int) -> list[str]:
         if len(found) >= count:
             break
     return sorted(found)
+
+
+def national_prefix(rng: random.Random, region: str, digits: int) -> tuple[str, str]:
+    """(calling code, first `digits` national digits) of a random valid mobile of `region`."""
+    seed = phonenumbers.parse(random_mobile(rng, region), None)
+    nsn = phonenumbers.national_significant_number(seed)
+    return str(seed.country_code), nsn[:digits] + "|" + str(len(nsn))
+
+
+def mobile_in_prefix(rng: random.Random, prefix: tuple[str, str], attempts: int = 40) -> str:
+    """A valid mobile starting with the national `prefix` (from `national_prefix`)."""
+    calling, spec = prefix
+    head, length = spec.split("|")
+    candidate = f"+{calling}{head}"
+    for _ in range(attempts):
+        tail = "".join(rng.choice("0123456789") for _ in range(int(length) - len(head)))
+        candidate = f"+{calling}{head}{tail}"
+        if is_mobile(phonenumbers.parse(candidate, None)):
+            return candidate
+    return candidate
+
+
+def mistype(rng: random.Random, number: str) -> str:
+    """`number` as a hurried user types it: a digit dropped (mostly invalid) or one changed
+    (often someone else's valid number)."""
+    digits = number[1:]
+    at = rng.randrange(len(digits) - 6, len(digits))
+    if rng.random() < 0.5:
+        return "+" + digits[:at] + digits[at + 1 :]
+    other = rng.choice([d for d in "0123456789" if d != digits[at]])
+    return "+" + digits[:at] + other + digits[at + 1 :]
 
 
 def number_type_name(number: str) -> str:

@@ -1,17 +1,24 @@
-"""Sends the planned requests to a running gateway over HTTP and finds out what became of each.
+"""Plays a planned scenario against the gateway on a simulated clock, and reports completions.
 
-What Auth0 would see is only the status: 403/429 is a refusal; 200 is "accepted", which is either
-sent or silently dropped. The 200 carries the gateway's message id (the same answer for both), so
-the simulator asks the sandbox provider's inbox (`GET /sandbox/messages?to=...`) whether that
-message id was stored: present means sent, absent means dropped. Each request also carries a
-unique `X-Request-Id`, which names it in the gateway's log. Without an exposed sandbox the 200s
-stay "accepted (unverified)".
+The gateway app runs in this process with an injected `FakeClock` (see `harness`); requests go
+to it over real HTTP on loopback, one at a time in planned order, and before each one the clock is
+moved to its planned time. Hours of traffic therefore play in seconds, and every velocity window,
+event timestamp and completion date is in simulated time.
+
+What a caller of `/sms` sees is only the status: 403/429 is a refusal; 200 is either sent or
+silently dropped. The sandbox provider keeps the last message (`keep: 1`), so after a 200 the
+simulator asks an injected `SentCheck` (the harness reads the sandbox's Redis list) whether its
+message id was the one stored.
+
+A real user whose SMS was sent enters the code 10-120 s later (70-90% of codes): a login event
+goes to the `LogStream`, which delivers batches to the gateway like an Auth0 log stream, in order
+with the /sms traffic. A user who got no SMS asks again (up to twice) after 20-60 s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
+import dataclasses
+import heapq
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,33 +28,16 @@ import aiohttp
 import jwt
 from yarl import URL
 
-from gateway.clock import Clock
-from gateway.errors import InputError
+from gateway.clock import FakeClock
+from gateway.simulate.auth0logs import LogStream, login_event
 from gateway.simulate.generate import Shape, SimRequest
 
-OutcomeName = Literal["sent", "blocked", "dropped", "accepted", "error", "skipped"]
+OutcomeName = Literal["sent", "blocked", "dropped", "error"]
 REQUEST_TIMEOUT_S = 10.0
+BATCH_DELAY_S = 5.0  # a log stream delivers a few seconds after the events
 
-
-class RemoteRefused(InputError):
-    """The target URL is not on this machine and --allow-remote was not given."""
-
-
-def check_loopback(url: URL) -> None:
-    """Refuse any host but localhost / 127.0.0.0/8 / ::1 (the simulator sends attack traffic)."""
-    host = (url.host or "").strip("[]").lower()
-    if url.scheme not in ("http", "https") or not host:
-        raise RemoteRefused(f"{url}: not an http(s) URL with a host")
-    if host == "localhost" or host.endswith(".localhost"):
-        return
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise RemoteRefused(
-            f"{url}: only loopback targets (127.0.0.1, ::1, localhost) unless --allow-remote"
-        ) from None
-    if not address.is_loopback:
-        raise RemoteRefused(f"{url}: {host} is not a loopback address; pass --allow-remote")
+# (recipient, message id) -> was that message stored by the sandbox provider? None: unknown.
+SentCheck = Callable[[str, str], Awaitable[bool | None]]
 
 
 class TokenSigner:
@@ -89,86 +79,94 @@ class Result:
     status: int | None = None
     rule: str | None = None  # the rule id a refusal names, when the gateway says
     detail: str | None = None
-    latency_ms: float | None = None
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    concurrency: int = 8
-    duration_limit_s: float = 600.0
-    speed: float = 1.0  # play the timeline this many times faster (tests; quick looks)
-    shape: Shape = "action"
-    run_id: str = "run"
-    verify: bool = True  # ask the sandbox inbox whether each 200 was sent or dropped
+# Timeline entries: (simulated second, order within that second, sequence, what)
+_REQUEST, _LOGIN, _FLUSH = 0, 1, 2
 
 
 class Simulator:
-    """Plays a planned timeline against `base_url` with at most `concurrency` requests in flight."""
+    """Sends one scenario's requests in simulated time and feeds completions back."""
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
         base_url: URL,
         signer: TokenSigner,
-        options: RunOptions,
-        clock: Clock,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: FakeClock,
+        stream: LogStream,
+        was_sent: SentCheck,
+        *,
+        shape: Shape = "action",
+        run_id: str = "run",
+        new_code: Callable[[SimRequest], str] | None = None,
     ) -> None:
         self._session = session
         self._base = base_url
         self._signer = signer
-        self._options = options
         self._clock = clock
-        self._sleep = sleep
-        self._sandbox_ok: bool | None = None if options.verify else False
-        self.sandbox_note: str | None = None if options.verify else "verification turned off"
-        self._unverified = 0
+        self._stream = stream
+        self._was_sent = was_sent
+        self._shape = shape
+        self._run_id = run_id
+        self._new_code = new_code or (lambda req: f"{(int(req.code) * 7 + 1) % 1_000_000:06d}")
+        self._flush_at: float | None = None
 
-    @property
-    def verified(self) -> bool:
-        """Every 200 was told apart as sent or dropped (true when there was no 200 at all)."""
-        return self._unverified == 0
-
-    async def run(self, requests: list[SimRequest]) -> list[Result]:
-        results: dict[int, Result] = {}
-        slots = asyncio.Semaphore(self._options.concurrency)
-        start = self._clock.monotonic()
-        limit = start + self._options.duration_limit_s
-        tasks: set[asyncio.Task[None]] = set()
-
-        async def one(req: SimRequest) -> None:
-            try:
-                results[req.index] = await self._send(req)
-            finally:
-                slots.release()
-
-        for req in requests:
-            wait = start + req.at / self._options.speed - self._clock.monotonic()
-            if wait > 0:
-                await self._sleep(min(wait, max(0.0, limit - self._clock.monotonic())))
-            if self._clock.monotonic() >= limit:
-                break
-            await slots.acquire()
-            task = asyncio.create_task(one(req))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.gather(*tasks)
-        return [
-            results.get(req.index) or Result(req, "skipped", detail="duration limit reached")
-            for req in requests
+    async def run(self, planned: list[SimRequest]) -> list[Result]:
+        start = self._clock.time()
+        timeline: list[tuple[float, int, int, SimRequest | None]] = [
+            (req.at, _REQUEST, req.index, req) for req in planned
         ]
+        heapq.heapify(timeline)
+        sequence = len(planned)
+        results: list[Result] = []
+        while timeline:
+            at, what, _, req = heapq.heappop(timeline)
+            self._clock.advance(max(0.0, start + at - self._clock.time()))
+            if what == _FLUSH or req is None:
+                self._flush_at = None
+                await self._stream.flush()
+                continue
+            if what == _LOGIN:
+                if req.wrong_code_first:
+                    self._stream.add(login_event(req, "f", self._clock.time() - 8, self._run_id))
+                self._stream.add(login_event(req, "s", self._clock.time(), self._run_id))
+                if self._stream.full:
+                    await self._stream.flush()
+                elif self._flush_at is None:
+                    self._flush_at = at + BATCH_DELAY_S
+                    heapq.heappush(timeline, (self._flush_at, _FLUSH, sequence, None))
+                    sequence += 1
+                continue
+            result = await self.send(req)
+            results.append(result)
+            if result.outcome == "sent" and req.uses_code:
+                heapq.heappush(timeline, (at + req.use_after, _LOGIN, sequence, req))
+                sequence += 1
+            elif result.outcome != "sent" and req.label == "legit" and req.resends > 0:
+                again = dataclasses.replace(
+                    req,
+                    index=sequence,
+                    at=round(at + req.resend_after, 3),
+                    code=self._new_code(req),
+                    resends=req.resends - 1,
+                    retry=True,
+                )
+                heapq.heappush(timeline, (again.at, _REQUEST, sequence, again))
+                sequence += 1
+        await self._stream.flush()
+        return results
 
-    async def _send(self, req: SimRequest) -> Result:
+    async def send(self, req: SimRequest) -> Result:
         headers = {
             "Authorization": f"Bearer {self._signer.token()}",
-            "X-Request-Id": f"sim-{self._options.run_id}-{req.index:05d}",
+            # Names the request in the gateway's log; the gateway picks the message id itself.
+            "X-Request-Id": f"sim-{self._run_id}-{req.index:06d}",
         }
-        started = self._clock.monotonic()
         try:
             async with self._session.post(
                 self._base / "sms",
-                json=req.payload(self._options.shape),
+                json=req.payload(self._shape),
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
             ) as resp:
@@ -176,41 +174,16 @@ class Simulator:
                 body = await resp.json(content_type=None) if resp.content_length != 0 else None
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             return Result(req, "error", detail=f"{type(exc).__name__}: {exc}"[:200])
-        latency = (self._clock.monotonic() - started) * 1000
         rule = body.get("rule") if isinstance(body, dict) else None
         if status in (403, 429):
-            return Result(req, "blocked", status, rule=rule, latency_ms=latency)
+            return Result(req, "blocked", status, rule=rule)
         if status != 200:
             detail = str(body.get("error")) if isinstance(body, dict) else None
-            return Result(req, "error", status, detail=detail, latency_ms=latency)
-        answered_id = body.get("message_id") if isinstance(body, dict) else None
-        sent = await self._in_sandbox(req.recipient, str(answered_id)) if answered_id else None
+            return Result(req, "error", status, detail=detail)
+        message_id = body.get("message_id") if isinstance(body, dict) else None
+        if not isinstance(message_id, str):
+            return Result(req, "error", status, detail="200 without a message_id")
+        sent = await self._was_sent(req.recipient, message_id)
         if sent is None:
-            self._unverified += 1
-            return Result(req, "accepted", status, latency_ms=latency)
-        return Result(req, "sent" if sent else "dropped", status, latency_ms=latency)
-
-    async def _in_sandbox(self, recipient: str, message_id: str) -> bool | None:
-        """Was `message_id` stored by the sandbox provider? None when the inbox is unavailable."""
-        if self._sandbox_ok is False:
-            return None
-        try:
-            async with self._session.get(
-                self._base / "sandbox" / "messages",
-                params={"to": recipient, "limit": "200"},
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
-            ) as resp:
-                if resp.status != 200:
-                    self._sandbox_ok = False
-                    self.sandbox_note = (
-                        f"GET /sandbox/messages answered {resp.status}: sent and dropped "
-                        "messages cannot be told apart (expose a sandbox provider)"
-                    )
-                    return None
-                data = await resp.json()
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            self.sandbox_note = f"sandbox inbox unreadable: {type(exc).__name__}"
-            return None
-        self._sandbox_ok = True
-        messages = data.get("messages", []) if isinstance(data, dict) else []
-        return any(m.get("message_id") == message_id for m in messages if isinstance(m, dict))
+            return Result(req, "error", status, detail="sandbox inbox unreadable")
+        return Result(req, "sent" if sent else "dropped", status)

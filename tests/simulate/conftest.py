@@ -1,25 +1,24 @@
-"""A real gateway (sandbox provider, real Redis, a small rule set) served on loopback."""
+"""A simulation harness on the suite's redis-server, small rule sets, and tiny plans."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
-from yarl import URL
 
-from gateway.app import create_app
-from gateway.settings import build_settings
-from tests.auth0 import SECRET
+from gateway.simulate.generate import ScenarioConfig
+from gateway.simulate.harness import Harness
 
 RULES = """\
 rules:
   - id: block-revenue-share
     description: premium-rate or shared-cost number
     conditions: {signal: phone.type, in: [PREMIUM_RATE, SHARED_COST]}
+    action: block
+  - id: block-invalid
+    description: not a valid number
+    conditions: {signal: phone.valid, equals: false}
     action: block
   - id: drop-repeat
     description: one code per number per hour, the rest dropped
@@ -30,42 +29,39 @@ rules:
 default: allow
 """
 
-StartGateway = Callable[..., Awaitable[URL]]
+MakeHarness = Callable[..., Harness]
+
+
+def tiny(
+    scenario: str,
+    seed: int = 1,
+    *,
+    legit_per_hour: float = 12.0,
+    warmup_s: float = 600.0,
+    attack_scale: float = 0.05,
+    colluding_rate: float = 0.0,
+) -> ScenarioConfig:
+    """A plan small enough for a unit test: a few real users, the attack at a twentieth."""
+    return ScenarioConfig(
+        scenario=scenario,
+        seed=seed,
+        legit_per_hour=legit_per_hour,
+        warmup_s=warmup_s,
+        attack_scale=attack_scale,
+        colluding_rate=colluding_rate,
+    )
 
 
 @pytest.fixture
-def start_gateway(aiohttp_server: Any, redis_url: str, tmp_path: Path) -> StartGateway:
-    """Start the real gateway app on 127.0.0.1 and a free port; returns its base URL."""
-
-    async def start(*, expose_sandbox: bool = True) -> URL:
-        rules = tmp_path / "rules"
-        rules.mkdir(exist_ok=True)
-        (rules / "rules.yaml").write_text(RULES)
-        settings = build_settings(
-            {
-                # A dev gateway: /readyz details name the rule set in the report.
-                "server": {"readyz_details": True},
-                "redis": {"url": redis_url},
-                "auth0": {"gateway_secret": SECRET},
-                "rules": {"path": str(rules), "watch": False},
-                "providers": [
-                    {"name": "sandbox", "type": "sandbox", "expose": expose_sandbox, "keep": 1000}
-                ],
-            },
-            environ={},
-        )
-        server: TestServer = await aiohttp_server(create_app(settings), host="127.0.0.1")
-        url = URL(str(server.make_url("/")).rstrip("/"))
-        # Up and answering before the test starts (an app closed before it settled can hang in
-        # the overrides listener's cleanup: see the report on gateway/overrides.py).
-        async with aiohttp.ClientSession() as client, client.get(url / "readyz") as resp:
-            assert resp.status == 200, await resp.text()
-        return url
-
-    return start
+def rules_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "rules.yaml").write_text(RULES)
+    return folder
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
+def harness(redis_url: str, rules_dir: Path) -> Iterator[Harness]:
+    """The simulator's harness on the suite's Redis, with the small rule set above."""
+    with Harness(rules=rules_dir, redis_url=redis_url) as h:
+        yield h

@@ -1,97 +1,69 @@
-"""`smsguard simulate` on the command line: refusals before any traffic, and a real run."""
+"""`smsguard simulate` on the command line: option errors, and whole runs that repeat exactly."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from yarl import URL
 
-from gateway.cli import build_parser, main
-from gateway.simulate import resolve_credentials, simulate
-from gateway.simulate.runner import RemoteRefused, check_loopback
-from tests.auth0 import SECRET
-from tests.simulate.conftest import StartGateway
+from gateway.cli import main
+
+TINY = ["--legit-per-hour", "20", "--warmup-hours", "0.1", "--attack-scale", "0.2", "--no-geoip"]
 
 
-@pytest.mark.parametrize(
-    "url",
-    ["http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080", "http://127.9.9.9"],
-)
-def test_loopback_urls_accepted(url: str) -> None:
-    """Loopback targets pass the check."""
-    check_loopback(URL(url))
+def run_json(rules_dir: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> Any:
+    code = main(["simulate", "--rules", str(rules_dir), *TINY, "--json", *extra])
+    assert code == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize(
-    "url",
-    ["http://10.0.0.5:8080", "https://gateway.example.com", "http://192.0.2.1", "ftp://[::1]"],
-)
-def test_other_urls_refused(url: str) -> None:
-    """Private, public and non-HTTP targets are refused."""
-    with pytest.raises(RemoteRefused):
-        check_loopback(URL(url))
+@pytest.mark.usefixtures("redis_server")
+def test_one_report_per_scenario_and_seed(
+    rules_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--scenarios and --seeds give one report for each pair, in that order."""
+    reports = run_json(rules_dir, capsys, "--scenarios", "premium-rate,bombing", "--seeds", "1,2")
+    assert [(r["scenario"], r["seed"]) for r in reports] == [
+        ("premium-rate", 1), ("premium-rate", 2), ("bombing", 1), ("bombing", 2),
+    ]  # fmt: skip
+    assert all(r["errors"] == 0 and r["real_users"]["total"] > 0 for r in reports)
 
 
-def test_cli_refuses_remote_target(capsys: pytest.CaptureFixture[str]) -> None:
-    """The command exits 2 on a non-loopback URL, naming --allow-remote, before sending."""
-    code = main(["simulate", "--url", "http://192.0.2.1:8080", "--secret", SECRET])
-    assert code == 2
-    assert "--allow-remote" in capsys.readouterr().err
-
-
-def test_secret_from_dev_secrets_file(tmp_path: Path) -> None:
-    """Without --secret or --config, the `smsguard dev` secrets file is used."""
-    (tmp_path / "dev-secrets.json").write_text(json.dumps({"gateway_secret": "s3cret"}))
-    args = build_parser().parse_args(["simulate", "--data-dir", str(tmp_path)])
-    assert resolve_credentials(args, {}).key == b"s3cret"
-
-
-def test_secret_from_settings_file(tmp_path: Path) -> None:
-    """--config reads auth0.gateway_secret and the audience from a settings file."""
-    path = tmp_path / "smsguard.yaml"
-    path.write_text(f"auth0:\n  gateway_secret: {SECRET}\n  audience: urn:Other\n")
-    args = build_parser().parse_args(["simulate", "--config", str(path)])
-    creds = resolve_credentials(args, {})
-    assert (creds.key, creds.audience) == (SECRET.encode(), "urn:Other")
-
-
-def test_no_secret_is_explained(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """With no secret anywhere, the command exits 2 and says where a secret can come from."""
-    code = main(["simulate", "--data-dir", str(tmp_path)])
-    assert code == 2
-    assert "--secret" in capsys.readouterr().err
-
-
-async def test_whole_command_against_gateway(start_gateway: StartGateway) -> None:
-    """The command's run produces a JSON report whose totals match the planned traffic."""
-    url = await start_gateway()
-    args = build_parser().parse_args(
-        ["simulate", "--url", str(url), "--secret", SECRET, "--legit", "10",
-         "--attack-scale", "0.1", "--span", "1", "--speed", "1000", "--json"]
-    )  # fmt: skip
-    report = (await simulate(args, {})).as_json()
-    assert report["verified"] is True
-    assert report["errors"] == {}
-    assert report["rules"].startswith("version ")
-    assert report["legit_users"] == 10
-    assert (
-        report["scenarios"]["premium-rate"]["blocked"]
-        == report["scenarios"]["premium-rate"]["requests"]
+@pytest.mark.usefixtures("redis_server")
+def test_same_seed_same_figures(rules_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two runs of one scenario and seed report the same figures (only the wall time differs)."""
+    first, second = (
+        run_json(rules_dir, capsys, "--scenarios", "bombing", "--seeds", "3")[0] for _ in (1, 2)
     )
-    assert 0 < report["attack_blocked_pct"] <= 100
+    for report in (first, second):
+        report.pop("elapsed_s")
+    assert first == second
 
 
-def test_unreachable_gateway_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    """A gateway that does not answer is reported with exit 2 before any traffic is sent."""
-    code = main(["simulate", "--url", "http://127.0.0.1:9", "--secret", SECRET])
-    assert code == 2
-    assert "cannot reach the gateway" in capsys.readouterr().err
+@pytest.mark.usefixtures("redis_server")
+def test_markdown_table(rules_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--markdown prints the README's table with a row per scenario and seed."""
+    args = ["simulate", "--rules", str(rules_dir), *TINY, "--markdown"]
+    assert main([*args, "--scenarios", "premium-rate", "--seeds", "1,2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| scenario | seed | real users refused |")
+    assert "| `premium-rate` | 2 |" in out
 
 
-def test_bad_country_mix_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    """A malformed --countries value is explained with exit 2."""
-    code = main(["simulate", "--secret", SECRET, "--countries", "GB:many"])
-    assert code == 2
-    assert "--countries" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--scenarios", "nope", "unknown nope"),
+        ("--seeds", "1,x", "--seeds"),
+        ("--countries", "GB:many", "--countries"),
+        ("--rules", "/nonexistent/rules", "no such rule folder"),
+    ],
+)
+def test_bad_options_exit_2(
+    option: str, value: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad option is explained with exit 2 before anything is played."""
+    assert main(["simulate", option, value]) == 2
+    assert message in capsys.readouterr().err

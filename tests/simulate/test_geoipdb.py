@@ -9,11 +9,13 @@ import pytest
 from gateway.cli import main
 from gateway.geoip import GeoIp
 from gateway.settings import GeoipSettings
-from gateway.simulate.generate import LEGIT, LOW_AND_SLOW, PREFIX_BURST, ScenarioConfig, generate
+from gateway.simulate.generate import LOW_AND_SLOW, PREFIX_BURST, VPN, VPN_DRIP, generate
 from gateway.simulate.geoipdb import write_databases
-from gateway.simulate.population import HOSTING
+from gateway.simulate.population import HOSTING, VPN_EXITS
+from tests.simulate.conftest import tiny
 
-SMALL = ScenarioConfig(seed=5, legit=30, attack_scale=0.1)
+BURST = generate(tiny(PREFIX_BURST, seed=5, attack_scale=0.1))
+SLOW = generate(tiny(LOW_AND_SLOW, seed=5, legit_per_hour=60, attack_scale=0.3))
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,7 @@ def geo(tmp_path_factory: pytest.TempPathFactory) -> GeoIp:
 def test_hosting_pools_are_hosting_with_their_asn(geo: GeoIp) -> None:
     """A prefix burst's addresses are hosting providers with the provider's AS number."""
     asns = {n.asn for n in HOSTING}
-    for r in generate(SMALL):
+    for r in BURST:
         if r.scenario == PREFIX_BURST:
             found = geo.lookup(r.ip)
             assert found.hosting is True
@@ -34,13 +36,21 @@ def test_hosting_pools_are_hosting_with_their_asn(geo: GeoIp) -> None:
 
 
 def test_residential_pools_are_their_country_and_not_anonymous(geo: GeoIp) -> None:
-    """Legitimate users' and proxy exits' addresses are their country and not flagged."""
-    for r in generate(SMALL):
-        if r.scenario in (LEGIT, LOW_AND_SLOW):
+    """Real users' (but VPN users') and proxy exits' addresses are their country, not flagged."""
+    for r in SLOW:
+        if VPN not in r.kinds:
             found = geo.lookup(r.ip)
             assert found.country == r.ip_country, r.ip
             assert found.hosting is False
             assert found.anonymous is False
+
+
+def test_vpn_exits_are_anonymous_hosting(geo: GeoIp) -> None:
+    """The VPN drip's exits are hosting and anonymous, with the VPN provider's AS number."""
+    asns = {n.asn for n in VPN_EXITS}
+    for r in generate(tiny(VPN_DRIP, legit_per_hour=0, attack_scale=0.01)):
+        found = geo.lookup(r.ip)
+        assert (found.hosting, found.anonymous, found.asn in asns) == (True, True, True)
 
 
 def test_cli_writes_databases_and_snippet(tmp_path: Path) -> None:
