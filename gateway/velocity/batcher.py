@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -53,8 +53,11 @@ class RedisBatcher:
         a burst is not charged to Redis;
       - a caller fails after `queue_timeout_s` in all (queued + sent), whatever the cause.
     `on_connect()` returns commands sent at the head of the first pipeline and of the first one
-    after any failure (SCRIPT LOAD, the shared hash key): no extra round trip, and a Redis that
-    restarted or was flushed gets them back at once.
+    after any failure (the shared hash key): no extra round trip, and a Redis that restarted or
+    was flushed gets them back at once. An EVALSHA of one of `scripts` (SHA-1 -> source) that
+    meets NOSCRIPT (a restarted, flushed or newly promoted node) is sent again as EVAL, which
+    runs it and caches it on the node serving its keys: this works alike on one server and on a
+    Cluster, where SCRIPT LOAD cannot be pipelined.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class RedisBatcher:
         max_in_flight: int = MAX_PIPELINES_IN_FLIGHT,
         queue_timeout_s: float | None = None,
         on_connect: Callable[[], list[Command]] | None = None,
+        scripts: Mapping[str, str] | None = None,
     ) -> None:
         self.redis = redis
         self.timeout_s = timeout_s
@@ -73,6 +77,7 @@ class RedisBatcher:
         self.max_in_flight = max_in_flight
         self.queue_timeout_s = queue_timeout_s or max(1.0, 20 * timeout_s)
         self.on_connect = on_connect or list
+        self.scripts = dict(scripts or {})
         self.stats = BatcherStats()
         self._queue: deque[_Pending] = deque()
         self._scheduled = False
@@ -169,12 +174,16 @@ class RedisBatcher:
         replies = await self._pipeline(commands)
         missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
         if missing:
-            # Redis was flushed while connected: load again and retry only those calls.
-            head = self.on_connect()
-            retried = await self._pipeline(head + [commands[i] for i in missing])
-            for i, reply in zip(missing, retried[len(head) :], strict=True):
+            # The node lost its script cache: run those calls again with the script's source.
+            retried = await self._pipeline([self._with_source(commands[i]) for i in missing])
+            for i, reply in zip(missing, retried, strict=True):
                 replies[i] = reply
         return replies
+
+    def _with_source(self, command: Command) -> Command:
+        name, sha, *rest = command
+        source = self.scripts.get(str(sha))
+        return ("EVAL", source, *rest) if name == "EVALSHA" and source else command
 
     async def _pipeline(self, commands: list[Command]) -> list[Reply]:
         pipe = self.redis.pipeline(transaction=False)

@@ -63,7 +63,9 @@ class RedisVelocity:
     ) -> None:
         self.redis = redis
         self.keys = keys or CounterKeys(b"")
-        self.batcher = RedisBatcher(redis, timeout_s, on_connect=self._on_connect)
+        self.batcher = RedisBatcher(
+            redis, timeout_s, on_connect=self._on_connect, scripts={VELOCITY_SHA: VELOCITY_LUA}
+        )
         self.clock = clock
         self.on_error = on_error
         self.retry_after_s = retry_after_s
@@ -104,12 +106,13 @@ class RedisVelocity:
 
     async def _fetch_secret(self, configured: bytes | None) -> None:
         async with asyncio.timeout(max(1.0, self.batcher.timeout_s * 10)):
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.script_load(VELOCITY_LUA)
+            # Not pipelined: on a Cluster SCRIPT LOAD goes to every primary on its own.
+            await self.redis.script_load(VELOCITY_LUA)
             if configured is None:
+                pipe = self.redis.pipeline(transaction=False)
                 pipe.set(HASH_KEY_NAME, os.urandom(32).hex(), nx=True)
                 pipe.get(HASH_KEY_NAME)
-            replies = await pipe.execute()
+                replies = await pipe.execute()
         if configured is None:
             value = replies[-1]
             secret = value.encode() if isinstance(value, str) else bytes(value)
@@ -126,7 +129,7 @@ class RedisVelocity:
                 self._failed(exc)
 
     def _on_connect(self) -> list[Command]:
-        head: list[Command] = [("SCRIPT", "LOAD", VELOCITY_LUA)]
+        head: list[Command] = []
         if self._shared_secret is not None:
             # Redis restarted or was flushed: put our (the shared) secret back before any new
             # instance invents another one.
