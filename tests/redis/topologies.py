@@ -41,7 +41,7 @@ def cluster_port() -> int:
 
 
 def wait_for(what: str, ready: Callable[[], bool], timeout_s: float = 30.0) -> float:
-    """Poll `ready` until true; the seconds it took. Fails the test with `what` after the timeout."""
+    """Poll `ready` until true; the seconds it took. Raises naming `what` after the timeout."""
     start = time.monotonic()
     while time.monotonic() - start < timeout_s:
         try:
@@ -178,7 +178,7 @@ class SentinelSet:
 
     def primary_port(self) -> int:
         with _sync(self.sentinels[0].port) as r:
-            host, port = r.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
+            _, port = r.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
         return int(port)
 
     def primary(self) -> RedisProcess:
@@ -192,9 +192,7 @@ class SentinelSet:
             ports = set()
             for sentinel in self.sentinels:
                 with _sync(sentinel.port) as r:
-                    _, port = r.execute_command(
-                        "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service
-                    )
+                    _, port = r.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
                     ports.add(int(port))
             if len(ports) != 1:
                 return False
