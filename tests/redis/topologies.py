@@ -20,6 +20,9 @@ from redis import Redis as SyncRedis
 from gateway.redisproc import RedisProcess
 
 NODE_TIMEOUT_MS = 1000  # cluster-node-timeout and sentinel down-after: failure seen within ~1-2 s
+# A replica's first sync starts at once (Redis 7 waits 5 s for more replicas to share it); a
+# replica that has not synced yet cannot be promoted.
+FAST_SYNC = ["--repl-diskless-sync-delay", "0"]
 
 
 def _bindable(port: int) -> bool:
@@ -51,6 +54,10 @@ def wait_for(what: str, ready: Callable[[], bool], timeout_s: float = 30.0) -> f
             pass
         time.sleep(0.05)
     raise TimeoutError(f"{what}: not within {timeout_s} s")
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _sync(port: int) -> SyncRedis:
@@ -86,8 +93,7 @@ class Cluster:
                     "nodes.conf",
                     "--cluster-node-timeout",
                     str(NODE_TIMEOUT_MS),
-                    "--enable-debug-command",
-                    "yes",
+                    *FAST_SYNC,
                 ],
             )
             self.nodes.append(node.start())
@@ -112,6 +118,11 @@ class Cluster:
                     info = r.execute_command("CLUSTER", "INFO")
                     text = info.decode() if isinstance(info, bytes) else str(info)
                     if "cluster_state:ok" not in text or "cluster_slots_ok:16384" not in text:
+                        return False
+                    replication = r.info("replication")
+                    if replication["role"] == "slave" and (
+                        replication["master_link_status"] != "up"
+                    ):
                         return False
             return True
 
@@ -149,13 +160,14 @@ class SentinelSet:
         return [f"127.0.0.1:{s.port}" for s in self.sentinels]
 
     def start(self) -> SentinelSet:
-        primary = RedisProcess(self.folder / "server-0", appendonly=False).start()
+        primary = RedisProcess(self.folder / "server-0", appendonly=False, extra=FAST_SYNC)
+        primary.start()
         self.servers.append(primary)
         for i in (1, 2):
             replica = RedisProcess(
                 self.folder / f"server-{i}",
                 appendonly=False,
-                extra=["--replicaof", "127.0.0.1", str(primary.port)],
+                extra=["--replicaof", "127.0.0.1", str(primary.port), *FAST_SYNC],
             )
             self.servers.append(replica.start())
         for i in range(3):
@@ -186,20 +198,28 @@ class SentinelSet:
         return next(s for s in self.servers if s.port == port)
 
     def wait_healthy(self, timeout_s: float = 30.0) -> float:
-        """Every sentinel agrees on a running primary that has two replicas online."""
+        """Every sentinel knows the others and agrees on a primary with two replicas in sync."""
 
         def ok() -> bool:
             ports = set()
             for sentinel in self.sentinels:
                 with _sync(sentinel.port) as r:
-                    _, port = r.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
-                    ports.add(int(port))
+                    state = r.execute_command("SENTINEL", "MASTER", self.service)
+                    if isinstance(state, list):  # RESP2 without a callback: flat pairs
+                        state = dict(zip(state[::2], state[1::2], strict=True))
+                    fields = {_text(k): _text(v) for k, v in state.items()}
+                    if fields["num-other-sentinels"] != "2" or fields["num-slaves"] != "2":
+                        return False
+                    ports.add(int(fields["port"]))
             if len(ports) != 1:
                 return False
             (port,) = ports
             with _sync(port) as r:
                 info = r.info("replication")
-                return bool(info["role"] == "master" and info["connected_slaves"] == 2)
+            replicas = [info.get(f"slave{i}", {}) for i in range(2)]
+            return bool(
+                info["role"] == "master" and all(rep.get("state") == "online" for rep in replicas)
+            )
 
         return wait_for("sentinel set healthy", ok, timeout_s)
 
