@@ -53,6 +53,7 @@ from gateway.health import CheckResult, Readiness, healthz, readyz
 from gateway.logs import PhoneHasher, get_logger
 from gateway.metrics import Metrics, metrics_handler
 from gateway.redisclient import build_redis
+from gateway.redislayout import migrate_legacy_keys
 from gateway.settings import Settings
 from gateway.web import client_request_id, request_errors
 
@@ -140,6 +141,7 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
 async def _redis_client(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     client: Redis = build_redis(settings.redis)
+    await migrate_legacy_keys(client)
     app[REDIS] = client
 
     async def redis_ping() -> CheckResult:

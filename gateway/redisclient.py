@@ -2,9 +2,9 @@
 
 Every client gets the same connection hygiene, whatever the mode:
   - a pooled connection idle for `health_check_interval_s` is PINGed before it is used, and a
-    command that meets a dead connection (closed by a Redis restart or a failover) is retried on a
-    fresh one, a few times with a short jittered backoff: readiness probes and decisions do not
-    fail on connections that died while the pool held them;
+    command that meets a dead connection (closed by a Redis restart or a failover) is retried once
+    on a fresh one: readiness probes and decisions do not fail on connections that died while the
+    pool held them;
   - TLS (rediss:// or `tls: true`, private CA, client certificate) and ACL credentials apply to
     the data connections and, for Sentinel, to the sentinels.
 
@@ -27,16 +27,15 @@ from urllib.parse import urlsplit, urlunsplit
 from redis.asyncio import Redis, RedisCluster, Sentinel
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, TimeoutError
 
 from gateway.settings import RedisConnection
 
-# A dead pooled connection is found on first use: retry on a fresh one (each retry also re-asks
-# the sentinels, or re-reads the cluster slot map). Short: the request path has a 50 ms budget.
-RETRIES = 3
-BACKOFF_BASE_S = 0.01
-BACKOFF_CAP_S = 0.2
+# A dead pooled connection is found on first use: one immediate retry on a fresh connection
+# (which also re-asks the sentinels for the primary) is what a restart or a failover needs. More
+# retries, or a backoff, would only slow every command while Redis is really down.
+RETRIES = 1
 
 
 class _Options(TypedDict, total=False):
@@ -117,7 +116,7 @@ def _common(conn: RedisConnection, connect_timeout_s: float) -> _Options:
     options: _Options = {
         "socket_connect_timeout": connect_timeout_s,
         "health_check_interval": conn.health_check_interval_s,
-        "retry": Retry(ExponentialWithJitterBackoff(BACKOFF_CAP_S, BACKOFF_BASE_S), RETRIES),
+        "retry": Retry(NoBackoff(), RETRIES),
         "retry_on_error": [ConnectionError, TimeoutError],
     }
     if conn.username is not None:

@@ -27,6 +27,7 @@ from gateway.pin.storage import StorageReport, check_storage
 from gateway.pin.store import PinStore
 from gateway.pin.tokens import AccessTokenVerifier, RedirectTokens, SigningKey, StepUpSigner
 from gateway.redisclient import build_redis, pin_connection
+from gateway.redislayout import migrate_legacy_keys
 from gateway.settings import PinSettings, Settings
 from gateway.web import setup_static, setup_templates
 
@@ -113,6 +114,7 @@ def setup(app: web.Application) -> None:
         own_redis: Redis | None = None
         if (own := pin_connection(pin)) is not None:
             own_redis = build_redis(own)
+            await migrate_legacy_keys(own_redis)
         redis = own_redis or app[REDIS]
         hasher = PinHasher(
             memory_kib=pin.argon2_memory_kib,

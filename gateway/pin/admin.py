@@ -3,7 +3,7 @@
 `open_store` gives the PIN records the PIN step uses; `unlock`/`reset`/`record` change or read them
 audited; `read_audit` lists what was done. Every action is audited the same way, wherever it came
 from: one warning-level `pin admin` log line (action, user, operator, reason, changed, via) and an
-entry in the Redis stream `smsguard:pin:audit` (trimmed to about 10,000 entries).
+entry in the Redis stream `smsguard:{pin}:audit` (trimmed to about 10,000 entries).
 """
 
 from __future__ import annotations
