@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from redis import Redis as SyncRedis
 
-from gateway.redisproc import RedisProcess
+from gateway.redisproc import RedisProcess, port_free
 
 NODE_TIMEOUT_MS = 1000  # cluster-node-timeout and sentinel down-after: failure seen within ~1-2 s
 # A replica's first sync starts at once (Redis 7 waits 5 s for more replicas to share it); a
@@ -25,20 +24,11 @@ NODE_TIMEOUT_MS = 1000  # cluster-node-timeout and sentinel down-after: failure 
 FAST_SYNC = ["--repl-diskless-sync-delay", "0"]
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def cluster_port() -> int:
     """A free port whose cluster bus port (port + 10000) is free too."""
     for _ in range(200):
         port = random.randint(20_000, 55_000)
-        if _bindable(port) and _bindable(port + 10_000):
+        if port_free(port) and port_free(port + 10_000):
             return port
     raise RuntimeError("no free port pair for a cluster node")
 
