@@ -9,6 +9,7 @@ tag; every other key is untagged, so the Cluster spreads those families over its
   overrides              smsguard:{overrides}, ...{overrides}:audit     one (MULTI: change + audit)
   PIN records            smsguard:{pin}:user:<sub>, :ip:<bucket>, :audit one (scripts: user + IP)
   dashboard login limits smsguard:dash:{loginfail}:ip:<ip>, :pair:<h>   one (script: IP + pair)
+  open alert incidents   {sga}:active, {sga}:i:<key>                   one (open/close scripts)
   dashboard sessions     smsguard:dash:session:<hash>                   spread (one key each)
   events                 smsguard:events, smsguard:agg:m:<minute>,      spread (pipelines
                          smsguard:agg:h:<hour>, smsguard:events:asn-names  without MULTI)
