@@ -106,8 +106,11 @@ class RedisVelocity:
 
     async def _fetch_secret(self, configured: bytes | None) -> None:
         async with asyncio.timeout(max(1.0, self.batcher.timeout_s * 10)):
-            # Not pipelined: on a Cluster SCRIPT LOAD goes to every primary on its own.
-            await self.redis.script_load(VELOCITY_LUA)
+            # Not pipelined: on a Cluster SCRIPT LOAD goes to every primary on its own. Best
+            # effort: a node without the script answers NOSCRIPT and gets it by EVAL (batcher),
+            # so a Cluster shard that is down must not keep the counter secret unread.
+            with contextlib.suppress(RedisError, OSError):
+                await self.redis.script_load(VELOCITY_LUA)
             if configured is None:
                 pipe = self.redis.pipeline(transaction=False)
                 pipe.set(HASH_KEY_NAME, os.urandom(32).hex(), nx=True)

@@ -22,9 +22,11 @@ from aiohttp.test_utils import TestClient
 
 from gateway.app import create_app
 from gateway.appkeys import METRICS
+from gateway.clock import SystemClock
+from gateway.redisclient import build_redis
 from gateway.redisproc import RedisProcess
-from gateway.settings import build_settings
-from gateway.velocity import KEY_PREFIX
+from gateway.settings import RedisConnection, build_settings
+from gateway.velocity import KEY_PREFIX, CounterCheck, RedisVelocity, Window
 from tests.auth0 import SECRET, auth_headers, legacy_payload
 from tests.policy.helpers import write_rules
 from tests.providers.fakes import TWILIO_CREATED, TWILIO_PATH, TWILIO_SID, TWILIO_TOKEN
@@ -250,3 +252,29 @@ async def test_failover_of_the_velocity_primary_under_load(
     assert fallbacks_after == fallbacks_settled  # no fallback once recovered
     assert all(status < 500 for status in exact)
     assert sent_exact == LIMIT
+
+
+async def test_a_shard_down_elsewhere_does_not_keep_velocity_off_redis(cluster: Cluster) -> None:
+    """A Cluster primary that does not hold the counters is down at start: the counter secret is
+    still read and decisions are counted in Redis (its SCRIPT LOAD failing is not fatal)."""
+    cluster.wait_healthy()
+    other = cluster.master_of(_key_elsewhere(cluster))
+    other.kill()
+    client = build_redis(RedisConnection(mode="cluster", url=cluster.url, nodes=cluster.seeds))
+    store = RedisVelocity(client, clock=SystemClock(), timeout_s=1.0)
+    try:
+        await store.start()
+        check = [CounterCheck(store.keys.key("r", ["k"]), (Window(600, 5),), True)]
+        outcome = await store.hit(check, "a" * 16, time.time())
+    finally:
+        await store.stop()
+        await client.aclose()
+        other.start()  # rejoins as a replica (awaited by the next test)
+    assert store.keys.ready
+    assert outcome.fallback is None
+
+
+def _key_elsewhere(cluster: Cluster) -> str:
+    """A key whose slot another primary than the velocity one serves."""
+    velocity = cluster.master_of(KEY_PREFIX).port
+    return next(k for k in (f"k{i}" for i in range(100)) if cluster.master_of(k).port != velocity)
