@@ -6,6 +6,7 @@ tag; every other key is untagged, so the Cluster spreads those families over its
 
   family                 keys                                          slot
   velocity counters      {sgv}:<rule>:<hash>, {sgv}:counter-hash-key    one (one EVALSHA a decision)
+  completion feedback    {sgv}:fb:...                                   velocity's (read with it)
   overrides              smsguard:{overrides}, ...{overrides}:audit     one (MULTI: change + audit)
   PIN records            smsguard:{pin}:user:<sub>, :ip:<bucket>, :audit one (scripts: user + IP)
   dashboard login limits smsguard:dash:{loginfail}:ip:<ip>, :pair:<h>   one (script: IP + pair)

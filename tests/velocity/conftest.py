@@ -1,21 +1,13 @@
-"""Velocity fixtures: a client of the session redis-server, a private one to stop or stall."""
+"""Velocity fixtures: a private redis-server to stop or stall."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
 from gateway.redisproc import RedisProcess
-
-
-@pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[Redis]:
-    c: Redis = Redis.from_url(redis_url)
-    yield c
-    await c.aclose()
 
 
 @pytest.fixture

@@ -25,18 +25,18 @@ from tests.velocity.helpers import (
 
 
 async def test_one_evalsha_per_decision_whatever_the_number_of_counters(
-    tmp_path: Path, client: Redis
+    tmp_path: Path, redis: Redis
 ) -> None:
     """Four counters, five windows: each decision is one EVALSHA and one pipeline."""
-    e = engine(write_rules(tmp_path, {"10-a.yaml": FOUR_COUNTERS}), client)
+    e = engine(write_rules(tmp_path, {"10-a.yaml": FOUR_COUNTERS}), redis)
     await e.decide(sms(), signals())  # loads the script once (NOSCRIPT -> SCRIPT LOAD)
     assert isinstance(e.store, RedisVelocity)
     pipelines = e.store.batcher.stats.pipelines
-    before = await commandstats(client)
+    before = await commandstats(redis)
     for i in range(20):
         n = f"+4474009{i:05d}"
         await e.decide(sms(n), signals(e164=n))
-    after = await commandstats(client)
+    after = await commandstats(redis)
     assert after["evalsha"] - before["evalsha"] == 20
     assert e.store.batcher.stats.pipelines - pipelines == 20
     top_level = {"evalsha", "eval", "script|load", "script", "multi", "exec", "get", "set"}
@@ -44,16 +44,16 @@ async def test_one_evalsha_per_decision_whatever_the_number_of_counters(
     assert grown == {"evalsha"}
 
 
-async def test_concurrent_decisions_share_pipelines(tmp_path: Path, client: Redis) -> None:
+async def test_concurrent_decisions_share_pipelines(tmp_path: Path, redis: Redis) -> None:
     """Decisions issued in one event-loop tick share pipelines of at most 64 calls."""
-    e = engine(write_rules(tmp_path, {"10-a.yaml": FOUR_COUNTERS}), client)
+    e = engine(write_rules(tmp_path, {"10-a.yaml": FOUR_COUNTERS}), redis)
     await e.decide(sms(), signals())
     assert isinstance(e.store, RedisVelocity)
     pipelines = e.store.batcher.stats.pipelines
-    before = await commandstats(client)
+    before = await commandstats(redis)
     numbers = [f"+4474009{i:05d}" for i in range(200)]
     await asyncio.gather(*(e.decide(sms(n), signals(e164=n)) for n in numbers))
-    after = await commandstats(client)
+    after = await commandstats(redis)
     assert after["evalsha"] - before["evalsha"] == 200
     assert e.store.batcher.stats.pipelines - pipelines == 4  # 64 + 64 + 64 + 8
 

@@ -38,12 +38,12 @@ async def warm(batcher: RedisBatcher) -> None:
 
 
 async def test_concurrent_requests_for_one_number_send_exactly_the_limit(
-    tmp_path: Path, client: Redis
+    tmp_path: Path, redis: Redis
 ) -> None:
     """1,000 concurrent decisions for one number with a limit of 7 allow exactly 7, in Redis."""
     metrics = Metrics()
     e = engine(
-        write_rules(tmp_path, {"10-a.yaml": FOUR_COUNTERS}), client, metrics=metrics, timeout_s=0.05
+        write_rules(tmp_path, {"10-a.yaml": FOUR_COUNTERS}), redis, metrics=metrics, timeout_s=0.05
     )
     assert isinstance(e.store, RedisVelocity)
     await warm(e.store.batcher)
@@ -54,11 +54,11 @@ async def test_concurrent_requests_for_one_number_send_exactly_the_limit(
     assert {d.rule_id for d in decisions if d.action is Action.BLOCK} == {"per-number"}
 
 
-async def test_a_burst_within_the_production_budget_needs_no_fallback(client: Redis) -> None:
+async def test_a_burst_within_the_production_budget_needs_no_fallback(redis: Redis) -> None:
     """1,000 concurrent requests for one number, shipped rules, 50 ms budget: Redis decides all."""
     metrics = Metrics()
     clock = FakeClock()
-    store = RedisVelocity(client, clock=clock, timeout_s=0.05, retry_after_s=0.0)
+    store = RedisVelocity(redis, clock=clock, timeout_s=0.05, retry_after_s=0.0)
     await store.start()
     e = RuleEngine(load_rules(SHIPPED_RULES), store, clock=clock, metrics=metrics)
     requests = [
@@ -92,11 +92,11 @@ async def test_concurrent_requests_across_engines_share_one_budget(
     assert sum(d.action is Action.ALLOW for d in decisions) == 7
 
 
-async def test_counter_memory_stays_bounded(client: Redis) -> None:
+async def test_counter_memory_stays_bounded(redis: Redis) -> None:
     """Expired events are trimmed as writes go on: a busy counter does not grow without bound."""
-    store = RedisVelocity(client, clock=FakeClock(), timeout_s=2.0)
+    store = RedisVelocity(redis, clock=FakeClock(), timeout_s=2.0)
     check = CounterCheck(counter_key("bounded", ["k"]), (Window(1, 5),), True)
     for i in range(1500):  # 5 allowed per second, for 300 seconds
         await store.hit([check], os.urandom(8).hex(), 1_700_000_000.0 + i * 0.2)
     # at most 5 live events, plus those since the last trim (about one write in 16 trims)
-    assert await client.zcard(check.key) <= 5 + 300
+    assert await redis.zcard(check.key) <= 5 + 300
