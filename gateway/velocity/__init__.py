@@ -11,7 +11,7 @@ What lives where:
   redis_store  RedisVelocity: the production store (script + batcher + fallback + key secret)
 """
 
-from gateway.velocity.batcher import BatcherStats, Command, RedisBatcher, Reply
+from gateway.velocity.batcher import BatcherStats, Command, RedisBatcher, Reply, with_source
 from gateway.velocity.counters import (
     CounterCheck,
     CounterResult,
@@ -46,4 +46,5 @@ __all__ = [
     "Window",
     "check_spec",
     "counter_key",
+    "with_source",
 ]

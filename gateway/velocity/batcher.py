@@ -40,6 +40,15 @@ class BatcherStats:
     by_size: dict[int, int] = field(default_factory=dict)
 
 
+def with_source(command: Command, scripts: Mapping[str, str]) -> Command:
+    """An EVALSHA of one of `scripts` (SHA-1 -> source) as the EVAL of its source: for a node
+    that answered NOSCRIPT. EVAL is routed by its keys like EVALSHA, so this works on a Cluster,
+    where SCRIPT LOAD cannot be pipelined; it also caches the script on that node."""
+    name, sha, *rest = command
+    source = scripts.get(str(sha))
+    return ("EVAL", source, *rest) if name == "EVALSHA" and source else command
+
+
 class RedisBatcher:
     """Collects the Redis commands of concurrent requests and sends them in a few pipelines.
 
@@ -175,15 +184,12 @@ class RedisBatcher:
         missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
         if missing:
             # The node lost its script cache: run those calls again with the script's source.
-            retried = await self._pipeline([self._with_source(commands[i]) for i in missing])
+            retried = await self._pipeline(
+                [with_source(commands[i], self.scripts) for i in missing]
+            )
             for i, reply in zip(missing, retried, strict=True):
                 replies[i] = reply
         return replies
-
-    def _with_source(self, command: Command) -> Command:
-        name, sha, *rest = command
-        source = self.scripts.get(str(sha))
-        return ("EVAL", source, *rest) if name == "EVALSHA" and source else command
 
     async def _pipeline(self, commands: list[Command]) -> list[Reply]:
         pipe = self.redis.pipeline(transaction=False)

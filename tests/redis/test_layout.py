@@ -10,11 +10,13 @@ from redis.asyncio import Redis
 
 from gateway.clock import SystemClock
 from gateway.dashboard.auth import LoginLimiter, SessionStore
+from gateway.feedback.store import Completion
 from gateway.overrides import AUDIT_KEY, HASH_KEY, Overrides
 from gateway.pin.store import PinStore
 from gateway.redisclient import build_redis
 from gateway.redislayout import LAYOUT_KEY, migrate_legacy_keys
 from gateway.settings import DashboardSettings, RedisConnection
+from tests.feedback.helpers import T0, make_store, sent
 from tests.redis.topologies import Cluster
 
 
@@ -87,3 +89,14 @@ async def test_keys_from_before_the_cluster_layout_are_renamed_once(redis_url: s
             "smsguard:{pin}:user:sms|1",
         ]
     )
+
+
+@pytest.mark.redis_topology
+async def test_feedback_writes_run_on_a_cluster(on_cluster: Redis) -> None:
+    """A sent code and its completion (one script each, keys in the velocity slot) are stored on
+    a Cluster, the script reaching each node by EVAL the first time."""
+    store = make_store(on_cluster)
+    number = f"+4477009{time.monotonic_ns() % 10**5:05d}"
+    await store.record_sent([sent(recipient=number, at=T0)], T0)
+    (applied,) = await store.apply([Completion(number, T0 + 5, log_id=f"log-{number}")], T0 + 5)
+    assert (applied.status, applied.matched) == ("applied", True)
