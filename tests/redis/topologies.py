@@ -19,6 +19,8 @@ from redis import Redis as SyncRedis
 from gateway.redisproc import RedisProcess, port_free
 
 NODE_TIMEOUT_MS = 1000  # cluster-node-timeout and sentinel down-after: failure seen within ~1-2 s
+# Sentinels that split their votes try again after twice the failover timeout: 4 s, not 20.
+SENTINEL_FAILOVER_TIMEOUT_MS = 2000
 # A replica's first sync starts at once (Redis 7 waits 5 s for more replicas to share it); a
 # replica that has not synced yet cannot be promoted.
 FAST_SYNC = ["--repl-diskless-sync-delay", "0"]
@@ -167,7 +169,7 @@ class SentinelSet:
             config.write_text(
                 f"sentinel monitor {self.service} 127.0.0.1 {primary.port} 2\n"
                 f"sentinel down-after-milliseconds {self.service} {NODE_TIMEOUT_MS}\n"
-                f"sentinel failover-timeout {self.service} 10000\n"
+                f"sentinel failover-timeout {self.service} {SENTINEL_FAILOVER_TIMEOUT_MS}\n"
                 f"sentinel parallel-syncs {self.service} 2\n",
                 encoding="utf-8",
             )
