@@ -28,7 +28,7 @@ from redis.asyncio import Redis, RedisCluster, Sentinel
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.exceptions import ConnectionError
 
 from gateway.settings import RedisConnection
 
@@ -117,7 +117,9 @@ def _common(conn: RedisConnection, connect_timeout_s: float) -> _Options:
         "socket_connect_timeout": connect_timeout_s,
         "health_check_interval": conn.health_check_interval_s,
         "retry": Retry(NoBackoff(), RETRIES),
-        "retry_on_error": [ConnectionError, TimeoutError],
+        # Not timeouts: a slow Redis is the callers' budget to judge (velocity falls back), and
+        # a command that timed out may still have run.
+        "retry_on_error": [ConnectionError],
     }
     if conn.username is not None:
         options["username"] = conn.username
