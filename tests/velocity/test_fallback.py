@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+import structlog
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
@@ -19,6 +20,7 @@ from gateway.velocity import (
     CounterCheck,
     RedisVelocity,
     Window,
+    redis_store,
 )
 from tests.policy.helpers import signals, sms, write_rules
 from tests.velocity.helpers import (
@@ -150,8 +152,12 @@ async def test_explain_with_redis_down_and_on_error_allow_reads_one_count_per_wi
     )
 
 
-async def test_outage_warnings_are_spaced_by_the_injected_clock(own_redis: RedisProcess) -> None:
+async def test_outage_warnings_are_spaced_by_the_injected_clock(
+    own_redis: RedisProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """During an outage: one warning per 5 s of the injected clock, not one per failed call."""
+    # A logger not yet bound: the module's own may be cached by earlier tests, past capture_logs.
+    monkeypatch.setattr(redis_store, "log", structlog.get_logger("gateway.velocity"))
     own_redis.stop()
     client: Redis = Redis.from_url(own_redis.url, socket_connect_timeout=0.2)
     clock = FakeClock()
