@@ -18,7 +18,7 @@ run: setup
 	$(BIN)/smsguard dev
 
 test: setup
-	scripts/ensure-system-deps.sh redis chromium promtool
+	scripts/ensure-system-deps.sh redis redis-cli chromium promtool
 	$(BIN)/pytest --cov=gateway --cov-branch --cov-report=term $(PYTEST_ARGS)
 
 # Refreshes the README's pictures (docs/img) from the browser tests.

@@ -30,7 +30,7 @@ STAGES: list[tuple[str, Test]] = [
     ("intake: JSON parse + phone normalise", _in("gateway/phone.py")),
     ("signals (phone, IP, GeoIP, UA)", _in("gateway/signals.py", ("compute",))),
     ("policy: rules + velocity script args", _in("gateway/policy/")),
-    ("velocity: batcher", _in("gateway/velocity.py")),
+    ("velocity: store + batcher", _in("gateway/velocity/")),
     ("redis-py client", _in("/redis/")),
     ("provider: router + Twilio adapter", _in("gateway/providers/")),
     ("events: record + writer", _in("gateway/events.py")),

@@ -52,6 +52,8 @@ from gateway.clock import Clock, SystemClock
 from gateway.health import CheckResult, Readiness, healthz, readyz
 from gateway.logs import PhoneHasher, get_logger
 from gateway.metrics import Metrics, metrics_handler
+from gateway.redisclient import build_redis
+from gateway.redislayout import migrate_legacy_keys
 from gateway.settings import Settings
 from gateway.web import client_request_id, request_errors
 
@@ -138,9 +140,8 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
 
 async def _redis_client(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    client: Redis = Redis.from_url(
-        settings.redis.url, socket_connect_timeout=2, health_check_interval=30
-    )
+    client: Redis = build_redis(settings.redis)
+    await migrate_legacy_keys(client)
     app[REDIS] = client
 
     async def redis_ping() -> CheckResult:

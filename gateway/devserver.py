@@ -10,28 +10,18 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 from gateway.dashboard.auth import dev_user
 from gateway.errors import ConfigError
-from gateway.redisproc import RedisNotInstalled, RedisProcess, free_port
+from gateway.redisproc import RedisNotInstalled, RedisProcess, free_port, port_free
 from gateway.settings import build_settings
 from gateway.yamlsrc import Locator, load_yaml_file
 
 DEV_PORT = 8080
 DEV_REDIS_PORT = 6390
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def _secrets(data_dir: Path) -> dict[str, str]:
@@ -89,7 +79,7 @@ def run_dev(data_dir: Path, config: Path | None, port: int | None = None) -> int
     )
     redis: RedisProcess | None = None
     if not redis_url:
-        redis_port = DEV_REDIS_PORT if _port_free(DEV_REDIS_PORT) else free_port()
+        redis_port = DEV_REDIS_PORT if port_free(DEV_REDIS_PORT) else free_port()
         redis = RedisProcess(data_dir / "redis", port=redis_port, appendonly=True)
         try:
             redis.start()
@@ -97,7 +87,7 @@ def run_dev(data_dir: Path, config: Path | None, port: int | None = None) -> int
             print(f"smsguard dev: {exc}")
             return 2
         redis_url = redis.url
-    http_port = port or (DEV_PORT if _port_free(DEV_PORT) else free_port())
+    http_port = port or (DEV_PORT if port_free(DEV_PORT) else free_port())
     try:
         settings = build_settings(
             dev_settings_data(data_dir, base, redis_url, values, http_port),

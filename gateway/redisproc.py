@@ -25,6 +25,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 class RedisProcess:
     """A redis-server child process on loopback with its data in `data_dir`."""
 
@@ -35,11 +44,13 @@ class RedisProcess:
         port: int | None = None,
         appendonly: bool = True,
         extra: list[str] | None = None,
+        config_file: Path | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.appendonly = appendonly
         self.extra = extra or []
+        self.config_file = config_file  # first argument when set (a sentinel's rewritable config)
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -55,6 +66,7 @@ class RedisProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
             binary,
+            *([str(self.config_file)] if self.config_file else []),
             "--port",
             str(self.port),
             "--bind",
@@ -96,6 +108,17 @@ class RedisProcess:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait(5)
+        self._proc = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def kill(self) -> None:
+        """End the process as a crash would (SIGKILL: no shutdown, no failover handover)."""
+        if self._proc and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(5)
         self._proc = None
 
     def __enter__(self) -> RedisProcess:

@@ -2,8 +2,8 @@
 # Make sure the system programs the gateway, its tests or its benchmarks need are present.
 # Installs them with apt-get when it can (root, or passwordless sudo); otherwise says what to run.
 set -euo pipefail
-declare -A pkg=([redis]=redis-server [chromium]=chromium [wrk]=wrk [promtool]=prometheus)
-declare -A bin=([redis]=redis-server [chromium]=chromium [wrk]=wrk [promtool]=promtool)
+declare -A pkg=([redis]=redis-server [redis-cli]=redis-tools [chromium]=chromium [wrk]=wrk [promtool]=prometheus)
+declare -A bin=([redis]=redis-server [redis-cli]=redis-cli [chromium]=chromium [wrk]=wrk [promtool]=promtool)
 missing=()
 for want in "$@"; do
   command -v "${bin[$want]}" >/dev/null 2>&1 || missing+=("${pkg[$want]}")

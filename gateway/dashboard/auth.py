@@ -35,7 +35,7 @@ COOKIE = "smsguard_session"
 LOGIN_COOKIE = "smsguard_login"
 COOKIE_PATH = "/dashboard"
 SESSION_PREFIX = "smsguard:dash:session:"
-LOGIN_FAIL_PREFIX = "smsguard:dash:loginfail:"
+LOGIN_FAIL_PREFIX = "smsguard:dash:{loginfail}:"  # one slot: a script reads IP and pair
 
 # Argon2 is deliberately expensive (~0.1 s and more than a core per check): a few at a time.
 _VERIFY_CONCURRENCY = 2

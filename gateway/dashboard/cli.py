@@ -55,9 +55,10 @@ async def _with_overrides(config: str | None, action: str, args: argparse.Namesp
 
     from gateway.cli import load_or_exit
     from gateway.clock import SystemClock
+    from gateway.redisclient import build_redis
 
     settings = load_or_exit(config)
-    redis: Redis = Redis.from_url(settings.redis.url, socket_connect_timeout=3)
+    redis: Redis = build_redis(settings.redis, connect_timeout_s=3)
     try:
         overrides = Overrides(redis, SystemClock())
         await overrides.reload()

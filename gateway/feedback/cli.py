@@ -62,10 +62,11 @@ async def _backfill(
     from gateway.feedback.ingest import Ingest, StoreUnavailable
     from gateway.feedback.keys import FeedbackKeys
     from gateway.feedback.store import FeedbackStore
+    from gateway.redisclient import build_redis
     from gateway.velocity import CounterKeys
 
     clock = SystemClock()
-    redis: Redis = Redis.from_url(settings.redis.url, socket_connect_timeout=2)
+    redis: Redis = build_redis(settings.redis)
     try:
         store = FeedbackStore(
             redis, FeedbackKeys(CounterKeys(None)), store_config(settings.feedback)

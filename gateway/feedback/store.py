@@ -31,7 +31,7 @@ from gateway.feedback.keys import (
     dedupe_key,
     destination_dims,
 )
-from gateway.velocity import HASH_KEY_NAME
+from gateway.velocity import HASH_KEY_NAME, with_source
 
 Command = tuple[Any, ...]
 
@@ -207,14 +207,17 @@ class FeedbackStore:
         )
 
     async def execute(self, commands: Sequence[Command]) -> list[Any]:
-        """Run write commands in one pipeline (loading the script if Redis lost it)."""
+        """Run write commands in one pipeline; those that meet a node without the script (new,
+        flushed or just promoted) run again as EVAL of its source (also on a Cluster)."""
         if not commands:
             return []
-        replies = await self._pipeline([("SCRIPT", "LOAD", WRITE_LUA), *commands])
-        out = replies[1:]
-        for reply in out:
-            if isinstance(reply, NoScriptError):  # flushed between the two: once more
-                return (await self._pipeline([("SCRIPT", "LOAD", WRITE_LUA), *commands]))[1:]
+        out = await self._pipeline(commands)
+        missing = [i for i, reply in enumerate(out) if isinstance(reply, NoScriptError)]
+        if missing:
+            scripts = {WRITE_SHA: WRITE_LUA}
+            retried = await self._pipeline([with_source(commands[i], scripts) for i in missing])
+            for i, reply in zip(missing, retried, strict=True):
+                out[i] = reply
         for reply in out:
             if isinstance(reply, Exception):
                 raise reply

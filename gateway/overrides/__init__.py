@@ -3,9 +3,10 @@
 An override blocks or allows one IP, one CIDR, a phone-number prefix or a destination country, with
 a reason, an author and an optional expiry. They live in Redis:
 
-    HASH   smsguard:overrides           id -> JSON of the override (the current list)
-    STREAM smsguard:overrides:audit     every change: who, when, what, why (capped)
+    HASH   smsguard:{overrides}         id -> JSON of the override (the current list)
+    STREAM smsguard:{overrides}:audit   every change: who, when, what, why (capped)
     PUBSUB smsguard:overrides:changed   "something changed": every instance re-reads the hash
+(one hash tag: a change and its audit line are one MULTI, one slot on a Cluster)
 
 Each instance keeps the whole list in memory; the policy calls the synchronous `decide`, which
 never touches Redis. A change made on one instance is published and every other instance reloads

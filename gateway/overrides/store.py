@@ -31,8 +31,8 @@ from gateway.signals import Signals
 
 log = get_logger("gateway.overrides")
 
-HASH_KEY = "smsguard:overrides"
-AUDIT_KEY = "smsguard:overrides:audit"
+HASH_KEY = "smsguard:{overrides}"  # one slot with the audit stream (gateway/redislayout.py)
+AUDIT_KEY = "smsguard:{overrides}:audit"
 CHANNEL = "smsguard:overrides:changed"
 AUDIT_MAX = 10_000
 
@@ -179,8 +179,9 @@ class Overrides:
                         pipe.hdel(HASH_KEY, *replaced)
                     pipe.hset(HASH_KEY, override.id, override.to_json())
                     self._audit(pipe, "add", override, override.author, reason)
-                    pipe.publish(CHANNEL, override.id)
                     await pipe.execute()
+                    # After the MULTI: a Cluster takes no PUBLISH inside one.
+                    await self._redis.publish(CHANNEL, override.id)
                     return replaced
                 except WatchError:
                     continue
@@ -194,8 +195,8 @@ class Overrides:
         pipe = self._redis.pipeline(transaction=True)
         pipe.hdel(HASH_KEY, override_id)
         self._audit(pipe, "remove", override, author, reason or "removed")
-        pipe.publish(CHANNEL, override_id)
         await pipe.execute()
+        await self._redis.publish(CHANNEL, override_id)
         self._items.pop(override_id, None)
         self._reindex()
         log.info("override removed", id=override_id, author=author)

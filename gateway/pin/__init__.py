@@ -26,6 +26,8 @@ from gateway.pin.service import PinService
 from gateway.pin.storage import StorageReport, check_storage
 from gateway.pin.store import PinStore
 from gateway.pin.tokens import AccessTokenVerifier, RedirectTokens, SigningKey, StepUpSigner
+from gateway.redisclient import build_redis, pin_connection
+from gateway.redislayout import migrate_legacy_keys
 from gateway.settings import PinSettings, Settings
 from gateway.web import setup_static, setup_templates
 
@@ -110,8 +112,9 @@ def setup(app: web.Application) -> None:
 
     async def pin_context(app: web.Application) -> AsyncIterator[None]:
         own_redis: Redis | None = None
-        if pin.redis_url:
-            own_redis = Redis.from_url(pin.redis_url, socket_connect_timeout=2)
+        if (own := pin_connection(pin)) is not None:
+            own_redis = build_redis(own)
+            await migrate_legacy_keys(own_redis)
         redis = own_redis or app[REDIS]
         hasher = PinHasher(
             memory_kib=pin.argon2_memory_kib,

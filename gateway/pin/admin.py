@@ -3,7 +3,7 @@
 `open_store` gives the PIN records the PIN step uses; `unlock`/`reset`/`record` change or read them
 audited; `read_audit` lists what was done. Every action is audited the same way, wherever it came
 from: one warning-level `pin admin` log line (action, user, operator, reason, changed, via) and an
-entry in the Redis stream `smsguard:pin:audit` (trimmed to about 10,000 entries).
+entry in the Redis stream `smsguard:{pin}:audit` (trimmed to about 10,000 entries).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from redis.typing import EncodableT, FieldT
 
 from gateway.logs import get_logger
 from gateway.pin.store import PREFIX, PinStore
+from gateway.redisclient import build_redis, pin_connection, shown
 from gateway.settings import Settings
 
 log = get_logger("gateway.pin.admin")
@@ -30,8 +31,9 @@ Via = Literal["cli", "dashboard"]
 
 
 def store_url(settings: Settings) -> str:
-    """Where the PIN records live: `pin.redis_url`, else the gateway's Redis."""
-    return settings.pin.redis_url or settings.redis.url
+    """Where the PIN records live (`pin.redis`/`pin.redis_url`, else the gateway's Redis), for
+    messages: without credentials."""
+    return shown(pin_connection(settings.pin) or settings.redis)
 
 
 @contextlib.asynccontextmanager
@@ -43,10 +45,11 @@ async def open_store(
     if running is not None:
         yield running
         return
-    if shared is not None and not settings.pin.redis_url:
+    own_conn = pin_connection(settings.pin)
+    if shared is not None and own_conn is None:
         yield PinStore(shared, max_failures=settings.pin.max_failures)
         return
-    own: Redis = Redis.from_url(store_url(settings), socket_connect_timeout=3)
+    own: Redis = build_redis(own_conn or settings.redis, connect_timeout_s=3)
     try:
         yield PinStore(own, max_failures=settings.pin.max_failures)
     finally:

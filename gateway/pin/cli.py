@@ -5,7 +5,8 @@
     reset   forget the PIN (and counters): the user chooses a new one at the next login
 
 Every command is audited as gateway/pin/admin.py does for the dashboard too: one warning-level log
-line (`pin admin`, action, user, operator, reason) and an entry in the stream `smsguard:pin:audit`.
+line (`pin admin`, action, user, operator, reason) and an entry in the stream
+`smsguard:{pin}:audit`.
 """
 
 from __future__ import annotations

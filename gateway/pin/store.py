@@ -1,8 +1,8 @@
 """PIN records and attempt counters in Redis.
 
-One hash per user, `smsguard:pin:user:<sub>`, with no expiry: `hash` (Argon2id, never leaves the
+One hash per user, `smsguard:{pin}:user:<sub>`, with no expiry: `hash` (Argon2id, never leaves the
 gateway), `enrolled_at`, `changed_at`, `failures` (consecutive), `next_at` (earliest next try),
-`locked_at`. One counter per client IP, `smsguard:pin:ip:<ip>`, over a fixed window; IPv6
+`locked_at`. One counter per client IP, `smsguard:{pin}:ip:<ip>`, over a fixed window; IPv6
 clients are counted per /64 (one subscriber usually holds a whole /64 and can rotate through it).
 
 Attempts are counted *before* the PIN is checked, in one Lua script (locked? too early? IP over
@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from redis.asyncio import Redis
 
-PREFIX = "smsguard:pin:"
+PREFIX = "smsguard:{pin}:"  # one slot: scripts read a user's and an IP's keys together
 
 AttemptStatus = Literal["go", "locked", "wait", "ip_limited"]
 

@@ -201,6 +201,7 @@ async def _explain(
 
     from gateway.geoip import GeoIp
     from gateway.policy.engine import RuleEngine
+    from gateway.redisclient import build_redis
     from gateway.velocity import LocalVelocity, RedisVelocity, VelocityStore
 
     clock = SystemClock()
@@ -217,7 +218,7 @@ async def _explain(
     counters = "counters: not read (--no-redis)"
     unreadable = ""
     if use_redis:
-        client = Redis.from_url(settings.redis.url, socket_connect_timeout=1)
+        client = build_redis(settings.redis, connect_timeout_s=1)
         try:
             await asyncio.wait_for(client.ping(), 2)
             redis_store = RedisVelocity(client, clock=clock, timeout_s=2.0, on_error="allow")

@@ -40,7 +40,12 @@ from gateway.settings.providers import BreakerSettings, ProviderBase
 from gateway.settings.redaction import redacted
 from gateway.settings.root import Settings
 from gateway.settings.rules import RulesSettings
-from gateway.settings.server import LoggingSettings, RedisSettings, ServerSettings
+from gateway.settings.server import (
+    LoggingSettings,
+    RedisConnection,
+    RedisSettings,
+    ServerSettings,
+)
 from gateway.settings.signals import GeoipSettings, SignalsSettings
 
 __all__ = [
@@ -63,6 +68,7 @@ __all__ = [
     "PinSigningKey",
     "PricesSettings",
     "ProviderBase",
+    "RedisConnection",
     "RedisSettings",
     "RulesSettings",
     "Secret",

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from gateway.settings.base import Secret, Section
+from gateway.settings.server import RedisConnection
 
 
 class PinSigningKey(Section):
@@ -54,6 +55,8 @@ class PinSettings(Section):
     ip_window_s: int = Field(3600, ge=60, le=86_400 * 7)
     # Separate Redis for PIN records (must persist, noeviction); default: redis.url.
     redis_url: str | None = None
+    # The PIN records' own Redis in full (mode, TLS, auth ...); `redis_url` is its short form.
+    redis: RedisConnection | None = None
     # JSON API: the Auth0 API identifier access tokens must carry in `aud`; enables /v1/pin.
     api_audience: str | None = None
     # Tenant JWKS; default: https://<tenant_domain>/.well-known/jwks.json.

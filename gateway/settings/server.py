@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from gateway.settings.base import Secret, Section
 
@@ -22,8 +23,53 @@ class ServerSettings(Section):
     readyz_details: bool = False
 
 
-class RedisSettings(Section):
+class RedisConnection(Section):
+    """How to reach one Redis deployment; gateway/redisclient.py builds every client from it."""
+
+    # standalone: the server; cluster: one seed node (the others are discovered); sentinel: only
+    # the scheme (rediss:// = TLS), the credentials and the database are used.
     url: str = "redis://127.0.0.1:6379/0"
+    mode: Literal["standalone", "sentinel", "cluster"] = "standalone"
+    # Credentials over those in the url (so the password can come from {env:} or {file:}).
+    username: str | None = None
+    password: Secret | None = None
+    # sentinel: the sentinels (host:port) and the name they monitor the primary under.
+    sentinels: list[str] = []
+    service_name: str = "mymaster"
+    sentinel_username: str | None = None
+    sentinel_password: Secret | None = None
+    # cluster: more seed nodes (host:port), tried when the url's node is down at start.
+    nodes: list[str] = []
+    # TLS (also on with a rediss:// url): a private CA, a client certificate for mutual TLS.
+    tls: bool = False
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_check_hostname: bool = True
+    # A pooled connection idle this long is PINGed before use, so none dead since a restart or a
+    # failover is handed out (a failed one is also retried on a fresh connection).
+    health_check_interval_s: float = Field(5.0, ge=0, le=300)
+
+    @field_validator("sentinels", "nodes")
+    @classmethod
+    def _host_ports(cls, addresses: list[str]) -> list[str]:
+        for address in addresses:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{address!r} is not host:port")
+        return addresses
+
+    @model_validator(mode="after")
+    def _mode_needs(self) -> RedisConnection:
+        if self.mode == "sentinel" and not self.sentinels:
+            raise ValueError("mode sentinel needs sentinels: [host:port, ...]")
+        if self.mode != "cluster" and self.nodes:
+            raise ValueError("nodes (cluster seed nodes) apply only to mode cluster")
+        return self
+
+
+class RedisSettings(RedisConnection):
+    # url and how to connect: RedisConnection.
     # Per-call budget for Redis work on the request path (velocity counters, overrides).
     call_timeout_ms: int = Field(50, ge=1, le=10_000)
     # What velocity rules do when Redis is unreachable or slow: local per-process counters,

@@ -264,7 +264,7 @@ async def test_pin_unlock_clears_the_lock_and_is_audited(
     """Unlocking a locked PIN user clears the lock and writes an audit line."""
     redis: Redis = Redis.from_url(settings.redis.url)
     await redis.hset(
-        "smsguard:pin:user:sms|abc", mapping={"hash": "x", "failures": "5", "locked_at": "1"}
+        "smsguard:{pin}:user:sms|abc", mapping={"hash": "x", "failures": "5", "locked_at": "1"}
     )
     await login(client)
     page = await (await client.get("/dashboard/actions")).text()
@@ -274,8 +274,8 @@ async def test_pin_unlock_clears_the_lock_and_is_audited(
         allow_redirects=False,
     )
     assert resp.status == 303
-    assert await redis.hget("smsguard:pin:user:sms|abc", "locked_at") is None
-    assert await redis.hget("smsguard:pin:user:sms|abc", "hash") == b"x"
+    assert await redis.hget("smsguard:{pin}:user:sms|abc", "locked_at") is None
+    assert await redis.hget("smsguard:{pin}:user:sms|abc", "hash") == b"x"
     audit = (await (await client.get("/dashboard/api/overrides")).json())["audit"]
     assert (audit[0]["change"], audit[0]["target"]) == ("pin-unlock", "sms|abc")
     await redis.aclose()

@@ -131,7 +131,7 @@ async def test_rule_keyed_on_a_full_number_leaves_no_number_in_pages(
 # -- 3: PIN unlock in the PIN step's store, audited with the CLI's ---------------------------------
 
 
-LOCKED = "smsguard:pin:user:sms|abc"
+LOCKED = "smsguard:{pin}:user:sms|abc"
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ async def pin_redis(redis_url: str) -> AsyncIterator[tuple[str, Redis]]:
 async def test_pin_unlock_uses_pin_redis_url_and_the_pin_audit_stream(
     make_gateway: MakeGateway, redis: Redis, pin_redis: tuple[str, Redis]
 ) -> None:
-    """With pin.redis_url set, the unlock clears the lock there and audits in smsguard:pin:audit."""
+    """With pin.redis_url set, the unlock clears the lock there and audits in its PIN stream."""
     pin_url, pin_store = pin_redis
     client = await make_gateway(sections={"pin": {"redis_url": pin_url}})
     await login(client)
@@ -155,14 +155,14 @@ async def test_pin_unlock_uses_pin_redis_url_and_the_pin_audit_stream(
     assert "notice=pin-unlocked" in location
     assert await pin_store.hget(LOCKED, "locked_at") is None
     assert await pin_store.hget(LOCKED, "hash") == b"x"
-    entries: Any = await pin_store.xrange("smsguard:pin:audit")
+    entries: Any = await pin_store.xrange("smsguard:{pin}:audit")
     assert len(entries) == 1
     fields = entries[0][1]
     assert fields[b"action"] == b"unlock"
     assert fields[b"user"] == b"sms|abc"
     assert fields[b"operator"] == USER.encode()
     assert fields[b"changed"] == b"1"
-    assert not await redis.exists("smsguard:pin:audit")
+    assert not await redis.exists("smsguard:{pin}:audit")
 
 
 async def test_pin_unlock_uses_the_running_pin_steps_store(
@@ -186,7 +186,7 @@ async def test_pin_unlock_uses_the_running_pin_steps_store(
     await login(client)
     assert "notice=pin-unlocked" in await _unlock(client)
     assert await pin_store.hget(LOCKED, "locked_at") is None
-    assert await pin_store.xlen("smsguard:pin:audit") == 1
+    assert await pin_store.xlen("smsguard:{pin}:audit") == 1
     assert not await redis.exists(LOCKED)
 
 

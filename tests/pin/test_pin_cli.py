@@ -105,7 +105,7 @@ def test_admin_actions_are_audited(
 
     async def last_audit() -> dict[bytes, bytes]:
         redis: Redis = Redis.from_url(redis_server.url)
-        ((_, fields),) = await redis.xrevrange("smsguard:pin:audit", count=1)
+        ((_, fields),) = await redis.xrevrange("smsguard:{pin}:audit", count=1)
         await redis.aclose()
         return dict(fields)
 

@@ -109,9 +109,9 @@ async def test_pin_records_go_to_the_separate_redis(
     shared: Redis = Redis.from_url(redis_url)
     separate: Redis = Redis.from_url(volatile_redis.url)
     try:
-        assert await separate.exists("smsguard:pin:user:sms|separate") == 1
-        assert await shared.exists("smsguard:pin:user:sms|separate") == 0
+        assert await separate.exists("smsguard:{pin}:user:sms|separate") == 1
+        assert await shared.exists("smsguard:{pin}:user:sms|separate") == 0
     finally:
-        await separate.delete("smsguard:pin:user:sms|separate")
+        await separate.delete("smsguard:{pin}:user:sms|separate")
         await shared.aclose()
         await separate.aclose()

@@ -1,0 +1,90 @@
+"""The Lua script that checks and updates all counters of one decision atomically.
+
+Algorithm: a sliding-window *log* per counter (a Redis sorted set of request tokens scored by time).
+We chose it over the cheaper sliding-window-counter approximation because:
+  - it is exact (no 2x burst at a window edge, no estimate): the security team reads "5 in 10m"
+    literally, and the concurrency requirement (1,000 concurrent requests, limit N -> exactly N) is
+    met by doing check-and-add inside one Lua script, which Redis runs atomically;
+  - a token is only added when every window of the counter is under its limit, so a set holds at
+    most the largest limit of live members (plus the few expired ones a periodic trim has not yet
+    removed): memory is O(limit) per counter, not O(traffic);
+  - a reservation can be released precisely (ZREM of the token) when a `count: sent` rule learns
+    that the message was not sent; an approximate counter cannot take back one hit of the past.
+One sorted set serves all windows of a rule (ZCOUNT over each window, trim past the longest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from gateway.velocity.counters import CounterCheck, CounterResult, HitOutcome
+
+# KEYS: one sorted set per counter, in rule order.
+# ARGV: now_ms, token, write ("1"/"0"), specs: one string "spec;spec;..." with, per key,
+# "flags|longest_ms|ms_1|limit_1|ms_2|limit_2..." (flags: "f" final, "r" reservation, "-").
+# Few, precomputed arguments: packing each argument is what costs the client (redis-py) most.
+# Returns per key reached: {over (0 = none, else 1-based window), count_1, ..., count_n}.
+VELOCITY_LUA = """
+local now = tonumber(ARGV[1])
+local token = ARGV[2]
+local write = ARGV[3] == '1'
+-- Trimming is for memory only (ZCOUNT ignores events past a window): do it on about one write in
+-- 16, chosen by the random token, which saves a quarter of the calls. PEXPIRE drops idle keys.
+local trim = write and string.byte(token, 1) == 48
+local out = {}
+local reserved = {}
+local specs = {}
+for spec in string.gmatch(ARGV[4], '[^;]+') do specs[#specs + 1] = spec end
+for k = 1, #KEYS do
+  local key = KEYS[k]
+  local f = {}
+  for v in string.gmatch(specs[k], '[^|]+') do f[#f + 1] = v end
+  local flags = f[1]
+  local final = string.find(flags, 'f', 1, true) ~= nil
+  local longest = tonumber(f[2])
+  local n = (#f - 2) / 2
+  if trim then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest)
+  end
+  local row = {0}
+  for w = 1, n do
+    local ms = tonumber(f[1 + 2 * w])
+    local limit = tonumber(f[2 + 2 * w])
+    local c = redis.call('ZCOUNT', key, '(' .. (now - ms), '+inf')
+    row[w + 1] = c
+    if row[1] == 0 and c >= limit then row[1] = w end
+  end
+  out[k] = row
+  if write then
+    if row[1] == 0 then
+      redis.call('ZADD', key, now, token)
+      redis.call('PEXPIRE', key, longest)
+      if string.find(flags, 'r', 1, true) then reserved[#reserved + 1] = key end
+    elseif final then
+      -- refused here: reservations taken by earlier `count: sent` counters are void
+      for _, rkey in ipairs(reserved) do redis.call('ZREM', rkey, token) end
+      break
+    end
+  end
+end
+return out
+"""
+
+VELOCITY_SHA = hashlib.sha1(VELOCITY_LUA.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+
+
+def script_args(
+    checks: Sequence[CounterCheck], token: str, now: float, *, write: bool
+) -> tuple[list[str], list[str | int]]:
+    keys = [c.key for c in checks]
+    specs = ";".join([c.spec for c in checks])
+    return keys, [int(now * 1000), token, "1" if write else "0", specs]
+
+
+def parse_reply(reply: Sequence[Sequence[int]], checks: Sequence[CounterCheck]) -> HitOutcome:
+    results: list[CounterResult | None] = [None] * len(checks)
+    for i, row in enumerate(reply):
+        over = int(row[0])
+        results[i] = CounterResult(tuple(int(c) for c in row[1:]), over - 1 if over else None)
+    return HitOutcome(tuple(results))
