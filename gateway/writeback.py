@@ -25,9 +25,17 @@ async def drain(
     batch_size: int,
     interval_s: float,
 ) -> None:
-    """Flush until cancelled: when woken, every interval_s, or after a backoff if one failed."""
+    """Flush until cancelled: when woken, every interval_s, or after a backoff if one failed.
+
+    A cancel can be swallowed on its way in (on 3.11 one that meets asyncio.timeout's own expiry
+    surfaces as TimeoutError; a Redis client can turn one into a connection error that a flush
+    counts as a failed write): the loop checks for a pending cancel on every turn, so shutdown
+    never waits on a writer that lost its cancellation."""
+    me = asyncio.current_task()
     backoff = 0.0
     while True:
+        if me is not None and me.cancelling():
+            raise asyncio.CancelledError
         if backoff:
             await asyncio.sleep(backoff)
         elif backlog() < batch_size:
