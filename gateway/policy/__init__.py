@@ -22,12 +22,13 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
+from gateway.alerts.model import Alert, Severity
 from gateway.appkeys import ALERTS, CLOCK, METRICS, OVERRIDES, POLICY, READINESS, REDIS, SETTINGS
 from gateway.errors import ConfigError
 from gateway.health import CheckResult
@@ -58,6 +59,31 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(_engine_ctx)
 
 
+def _fallback_alert(app: web.Application) -> Callable[[str], None] | None:
+    """Velocity decided without Redis: one alert per incident (the alerter throttles repeats);
+    it resolves once no decision has fallen back for alerts.resolve_after_s."""
+    alerts = app.get(ALERTS)
+    if alerts is None:
+        return None
+    clock, budget_ms = app[CLOCK], app[SETTINGS].redis.call_timeout_ms
+
+    def report(mode: str) -> None:
+        alerts.fire(
+            Alert(
+                "redis:fallback",
+                Severity.CRITICAL,
+                "Velocity limits decided without Redis",
+                f"Redis is unreachable or slower than {budget_ms} ms: decisions use the "
+                f"'{mode}' fallback, so limits are no longer shared across replicas",
+                clock.time(),
+                "/dashboard",
+                {"mode": mode, "budget_ms": budget_ms},
+            )
+        )
+
+    return report
+
+
 async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     from gateway.policy.engine import RuleEngine
     from gateway.policy.loader import load_rules
@@ -78,6 +104,7 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
         clock=app[CLOCK],
         timeout_s=settings.redis.call_timeout_ms / 1000,
         on_error=settings.redis.on_error,
+        on_fallback=_fallback_alert(app),
     )
     secret = settings.rules.counter_hash_key
     await store.start(secret.get_secret_value().encode() if secret is not None else None)

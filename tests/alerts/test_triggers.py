@@ -96,3 +96,29 @@ async def test_sms_is_answered_while_the_alert_receiver_hangs(
         await asyncio.sleep(0.01)
     (body,) = receivers.webhook.bodies
     assert body["title"] == "Circuit of provider twilio-main opened"
+
+
+async def test_decisions_without_redis_alert(
+    make_gateway: MakeGateway, receivers: Receivers, tmp_path: Path
+) -> None:
+    """Redis gone: /sms still answers (local counters) and the team gets one critical alert."""
+    from gateway.redisproc import RedisProcess
+
+    with RedisProcess(tmp_path / "redis") as server:
+        client = await make_gateway(redis={"url": server.url}, alerts=receivers.config())
+        server.kill()
+        statuses = []
+        for n in range(3):
+            resp = await client.post(
+                "/sms", json=legacy_payload(f"+4474{n:02d}000123"), headers=auth_headers()
+            )
+            statuses.append(resp.status)
+        for _ in range(500):  # bounded wait for the delivery
+            if receivers.webhook.bodies:
+                break
+            await asyncio.sleep(0.01)
+    assert statuses == [200, 200, 200]
+    (body,) = receivers.webhook.bodies
+    assert body["incident"] == "redis:fallback"
+    assert body["severity"] == "critical"
+    assert "'local' fallback" in body["summary"]
