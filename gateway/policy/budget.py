@@ -30,9 +30,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.policy.conditions import ParseContext
 from gateway.signals import Signals
+from gateway.spend.counters import budget_spec, release_handle
 from gateway.spend.money import MICROS, to_micros
-from gateway.spend.periods import Period
-from gateway.spend.rates import Rates
+from gateway.spend.periods import Period, Window
+from gateway.spend.rates import Cost, Rates
+from gateway.velocity import CounterCheck, CounterKeys
 
 BUDGET_KEYS = ("key", "max", "per", "timezone", "exempt")
 EXEMPTIONS = ("verified_recipients",)
@@ -47,11 +49,68 @@ _PLAIN_KEYS: dict[str, KeyKind] = {"global": "global", "country": "country", "ro
 
 
 @dataclass(frozen=True)
+class BudgetUse:
+    """One message admitted under a budget: what it was spent before, and what it adds."""
+
+    rule_id: str
+    subject: str  # "for KG", "overall"
+    period: str  # "daily"
+    spent: int  # micro-units before this message
+    cost: int
+    max_micros: int
+    window: Window
+
+
+@dataclass(frozen=True)
 class BudgetPricing:
-    """What budgets need at decision time: the rates, and the provider route of a country."""
+    """What budgets need at decision time: the rates, the provider route of a country, and who
+    hears of each admitted message (metrics and alerts, gateway/spend/watch.py)."""
 
     rates: Rates
     route_of: RouteOf
+    on_use: Callable[[BudgetUse], None] | None = None
+
+
+@dataclass(frozen=True)
+class BudgetHit:
+    """A budget's counter for one message: what it counts under, the cost, the Redis check."""
+
+    rule_id: str
+    budget: Budget
+    value: str
+    cost: Cost
+    window: Window
+    check: CounterCheck
+    rates: Rates
+
+    @property
+    def handle(self) -> str:
+        return release_handle(self.check.key, self.cost.micros, self.window)
+
+    def show(self, spent: int) -> str:
+        """`KG daily: $0.40 of $1.00 spent, this message $0.05 (2 segments UCS-2)`."""
+        b, c = self.budget, self.cost
+        return (
+            f"{b.subject(self.value)} {b.period.adjective}: {self.rates.show(spent)} of "
+            f"{self.rates.show(b.max_micros)} spent, this message {self.rates.show(c.micros)} "
+            f"({c.segments.segments} segment{'s' if c.segments.segments > 1 else ''} "
+            f"{c.segments.encoding})"
+        )
+
+    def reason(self, spent: int) -> str:
+        return self.budget.reason(self.value, spent, self.rates)
+
+    def use(self, spent: int) -> BudgetUse:
+        b = self.budget
+        return BudgetUse(
+            self.rule_id,
+            b.subject(self.value),
+            b.period.adjective,
+            spent,
+            self.cost.micros,
+            b.max_micros,
+            self.window,
+        )
 
 
 @dataclass(frozen=True)
@@ -85,6 +144,29 @@ class Budget:
         if self.key == "route":
             return f"for route {value}"
         return f"for {value}"
+
+    def hit(
+        self,
+        rule_id: str,
+        final: bool,
+        body: str,
+        signals: Signals,
+        now: float,
+        keys: CounterKeys,
+        pricing: BudgetPricing,
+    ) -> BudgetHit | None:
+        """This message's counter, or None when the budget does not count it (exempt, unknown)."""
+        if self.exempt(signals):
+            return None
+        value = self.value(signals, pricing.route_of)
+        if value is None:
+            return None
+        cost = pricing.rates.cost(body, signals.phone_country)
+        window = self.period.window(now)
+        spec = budget_spec(window, self.max_micros, cost.micros, final=final)
+        key = keys.key(rule_id, [value, window.name])
+        check = CounterCheck(key, (), final, reserve=True, longest=window.ttl_ms // 1000, spec=spec)
+        return BudgetHit(rule_id, self, value, cost, window, check, pricing.rates)
 
     def reason(self, value: str, spent: int, rates: Rates) -> str:
         """The plain refusal: "daily budget for KG reached: $50.00 of $50.00"."""
