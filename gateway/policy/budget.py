@@ -59,6 +59,7 @@ class BudgetUse:
     cost: int
     max_micros: int
     window: Window
+    refused: bool = False  # this message was refused: the budget is reached
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class BudgetPricing:
 
     rates: Rates
     route_of: RouteOf
-    on_use: Callable[[BudgetUse], None] | None = None
+    on_use: Callable[[BudgetUse, float], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class BudgetHit:
     def reason(self, spent: int) -> str:
         return self.budget.reason(self.value, spent, self.rates)
 
-    def use(self, spent: int) -> BudgetUse:
+    def use(self, spent: int, *, refused: bool = False) -> BudgetUse:
         b = self.budget
         return BudgetUse(
             self.rule_id,
@@ -110,6 +111,7 @@ class BudgetHit:
             self.cost.micros,
             b.max_micros,
             self.window,
+            refused,
         )
 
 

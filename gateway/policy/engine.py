@@ -299,10 +299,12 @@ class RuleEngine:
                         if write:
                             reserved.append(hit.handle)
                             if self.pricing.on_use is not None:
-                                self.pricing.on_use(hit.use(spent))
+                                self.pricing.on_use(hit.use(spent), now)
                         _fill(trace, rule.id, False, f"within budget: {hit.show(spent)}", explain)
                         continue
                     reason = hit.reason(spent)
+                    if write and self.pricing.on_use is not None and not outcome.fallback:
+                        self.pricing.on_use(hit.use(spent, refused=True), now)
                     if outcome.fallback == "block":
                         reason = f"budget store unavailable (redis.on_error=block): {rule.id}"
                     _fill(trace, rule.id, True, f"budget reached: {hit.show(spent)}", explain)

@@ -157,6 +157,8 @@ def status_handler(
     for p in providers:
         by_account.setdefault(p.account_sid, []).append((p, status_callback_base(p, public_url)))
 
+    from gateway.spend.ledger import count_outcome  # the ledger imports this module
+
     async def handler(request: web.Request) -> web.Response:
         form = await request.post()
         params = [(k, v) for k, v in form.items() if isinstance(v, str)]
@@ -183,7 +185,8 @@ def status_handler(
         error_code = form.get("ErrorCode")
         if isinstance(error_code, str) and error_code:
             fields["error_code"] = error_code
-        await record_delivery(request.app[REDIS], message_id, fields)
+        if await record_delivery(request.app[REDIS], message_id, fields):
+            await count_outcome(request.app[REDIS], message_id, status, request.app[CLOCK].time())
         label = status if status in RANK else "other"
         request.app[METRICS].delivery_status.labels(settings.name, label).inc()
         return web.Response(status=204)

@@ -86,6 +86,8 @@ def vonage_status_handler(
         if p.signature_secret is not None:
             by_key.setdefault(p.api_key, []).append(p)
 
+    from gateway.spend.ledger import count_outcome  # the ledger imports gateway.providers
+
     async def handler(request: web.Request) -> web.Response:
         params = await _params(request)
         candidates = by_key.get(params.get("api-key", ""), [])
@@ -116,7 +118,8 @@ def vonage_status_handler(
             fields["error_code"] = params["err-code"]
         if params.get("price"):
             fields["provider_price"] = params["price"]
-        await record_delivery(request.app[REDIS], message_id, fields)
+        if await record_delivery(request.app[REDIS], message_id, fields):
+            await count_outcome(request.app[REDIS], message_id, status, request.app[CLOCK].time())
         label = status if status in RANK else "other"
         request.app[METRICS].delivery_status.labels(found.name, label).inc()
         return web.Response(status=200)  # Vonage retries anything but a 200
