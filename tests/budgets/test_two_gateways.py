@@ -32,7 +32,7 @@ from tests.policy.helpers import write_rules
 
 PRICE = 70_000  # $0.07 a segment to KG: a $1.00 budget holds 14 segments, not a round number
 ONE_SEGMENT = "Ваш код: 123456"  # UCS-2, 15 units
-TWO_SEGMENTS = "Ваш код для входа в приложение: 123456. Никому не сообщайте его, даже нам."  # 74
+TWO_SEGMENTS = "Ваш код для входа в приложение: 123456. Никому не сообщайте код, даже нам."  # 74
 BUDGET_RULES = """
 rules:
   - id: budget-overall
