@@ -29,6 +29,7 @@ async def sent_alerts(redis: Redis, count: int = 50) -> list[dict[str, object]]:
     """The last alerts sent (newest first), as kept by `remember`: what the Spend page lists."""
     return [json.loads(raw) for raw in await redis.lrange(SENT, 0, count - 1)]
 
+
 _OPEN = """
 local doc = KEYS[2] .. ARGV[1]
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from gateway.appkeys import ALERTS, CLOCK, METRICS, REDIS, ROUTER, SETTINGS, SPEND
+from gateway.appkeys import ALERTS, CLOCK, METRICS, POLICY, REDIS, ROUTER, SETTINGS, SPEND
 from gateway.policy.budget import BudgetPricing
+from gateway.policy.engine import RuleEngine
+from gateway.policy.loader import RuleSet
 from gateway.providers.router import ProviderRouter
+from gateway.spend.audit import watch_rules
 from gateway.spend.ledger import SpendLedger
 from gateway.spend.rates import Rates, load_rates
 from gateway.spend.watch import SpendWatch
@@ -39,7 +43,17 @@ def setup(app: web.Application) -> None:
         pricing = BudgetPricing(rates, route_of, watch)
         ledger = SpendLedger(app[REDIS], rates, app[CLOCK], app[METRICS])
         app[SPEND] = Spend(rates, pricing, ledger)
+
+        def running_rules() -> RuleSet | None:
+            engine = app.get(POLICY)  # built after this stage, by gateway.policy
+            return engine.rules if isinstance(engine, RuleEngine) else None
+
+        audit = asyncio.create_task(
+            watch_rules(app[REDIS], running_rules, rates, app[CLOCK].time), name="budget-audit"
+        )
         yield
+        audit.cancel()
+        await asyncio.gather(audit, return_exceptions=True)
         await ledger.drain()
 
     app.cleanup_ctx.append(spend)
