@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.policy.conditions import ParseContext
 from gateway.signals import Signals
+from gateway.signals.registry import SIGNALS
 from gateway.spend.counters import budget_spec, release_handle
 from gateway.spend.money import MICROS, to_micros
 from gateway.spend.periods import Period, Window
@@ -135,7 +136,7 @@ class Budget:
         return route_of(signals.phone_country) or None
 
     def exempt(self, signals: Signals) -> bool:
-        return self.exempt_verified and signals.state.get(VERIFIED_SIGNAL) is True
+        return self.exempt_verified and SIGNALS[VERIFIED_SIGNAL].get(signals) is True
 
     def subject(self, value: str) -> str:
         """`for KG`, `for prefix 996555`, `for route twilio`, `overall`: what the budget caps."""

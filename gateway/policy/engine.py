@@ -108,7 +108,7 @@ class RuleEngine:
         return self._rules.files
 
     def rule_info(self) -> list[RuleInfo]:
-        return describe_rules(self._rules)
+        return describe_rules(self._rules, self.pricing.rates)
 
     def summary(self) -> PolicySummary:
         """The running set as the dashboard shows it (typed: no reading attributes by name)."""
