@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import ConfigError
 from gateway.policy.loader import load_rules
 from gateway.spend.rates import Rates
 from tests.policy.helpers import write_rules
+from tests.policy.test_loader import problems
 
 KG_DAILY = """
 rules:
@@ -20,12 +20,6 @@ rules:
              exempt: verified_recipients}
     action: block
 """
-
-
-def problems(folder: Path) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        load_rules(folder)
-    return [str(p) for p in info.value.problems]
 
 
 def test_a_daily_country_budget_loads(tmp_path: Path) -> None:

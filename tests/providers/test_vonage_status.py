@@ -12,8 +12,8 @@ from gateway.appkeys import METRICS, REDIS
 from gateway.providers import delivery_status
 from gateway.providers.vonage_status import vonage_signature
 from gateway.settings import Settings
+from tests.providers.conftest import MakeClient
 from tests.providers.fakes import VONAGE_SPEC, raw_spec
-from tests.providers.test_app import Client, MakeClient, app_for
 
 PATH = "/providers/vonage/status"
 SECRET = "Y6dI3wtDP8myVH5tnDoIaTxEvAJhgDVCczBa1mHniEqsdlnnebg"
@@ -28,17 +28,6 @@ SDK_VECTORS = {
     "sha512": "812a18f76680fa0fe1b8bd9ee1625466ceb1bd96242e4d050d2cfd9a7b40166c63ed26ec9702168781b6"
     "edcf1633db8ff95af9341701004eec3fcf9550572ee8",
 }
-
-
-@pytest.fixture
-def make_client(aiohttp_client: Any, redis_url: str) -> MakeClient:
-    """The small providers app of Twilio's callback tests, with a real Redis."""
-
-    async def make(settings: Settings) -> Client:
-        client: Client = await aiohttp_client(app_for(settings, redis_url))
-        return client
-
-    return make
 
 
 def vonage_settings(method: str = "md5hash", secret: str | None = SECRET) -> Settings:
