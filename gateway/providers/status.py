@@ -29,6 +29,7 @@ from gateway.appkeys import CLOCK, METRICS, REDIS
 from gateway.consttime import texts_equal
 from gateway.logs import get_logger
 from gateway.providers.twilio import STATUS_PATH, TwilioSettings, status_callback_base
+from gateway.spend.ledger import count_outcome
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -156,8 +157,6 @@ def status_handler(
     by_account: dict[str, list[tuple[TwilioSettings, str | None]]] = {}
     for p in providers:
         by_account.setdefault(p.account_sid, []).append((p, status_callback_base(p, public_url)))
-
-    from gateway.spend.ledger import count_outcome  # the ledger imports this module
 
     async def handler(request: web.Request) -> web.Response:
         form = await request.post()

@@ -26,6 +26,7 @@ from gateway.appkeys import CLOCK, METRICS, REDIS
 from gateway.logs import get_logger
 from gateway.providers.status import MESSAGE_ID, RANK, record_delivery
 from gateway.providers.vonage import VonageSettings
+from gateway.spend.ledger import count_outcome
 
 log = get_logger("gateway.providers")
 
@@ -85,8 +86,6 @@ def vonage_status_handler(
     for p in providers:
         if p.signature_secret is not None:
             by_key.setdefault(p.api_key, []).append(p)
-
-    from gateway.spend.ledger import count_outcome  # the ledger imports gateway.providers
 
     async def handler(request: web.Request) -> web.Response:
         params = await _params(request)

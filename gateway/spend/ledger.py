@@ -4,7 +4,7 @@ Written after a message was sent (off the answer's path: a task, never awaited b
 Redis hashes the Spend page reads, `smsguard:spend:day:<YYYY-MM-DD>` and
 `smsguard:spend:month:<YYYY-MM>` (UTC dates), fields `c:<country>`, `r:<route>` and `total` in
 micro-units, `n` messages. The message's cost is also kept with its delivery status
-(`smsguard:delivery:<id>` field `cost`), so a delivery receipt (Twilio's status callback,
+(`smsguard:spend:cost:<id>`, 7 days), so a delivery receipt (Twilio's status callback,
 Vonage's DLR) moves it to `delivered` or `failed` of the day it arrived: spend delivered vs
 spend failed, for both providers.
 """
@@ -20,13 +20,13 @@ from redis.exceptions import RedisError
 from gateway.clock import Clock
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
-from gateway.providers.status import DELIVERY_TTL_S, delivery_key
 from gateway.spend.rates import Rates
 
 log = get_logger("gateway.spend")
 
 PREFIX = "smsguard:spend:"
 DAY_TTL_S = 40 * 86400
+COST_TTL_S = 7 * 86400  # as long as a delivery status is kept (gateway/providers/status.py)
 MONTH_TTL_S = 400 * 86400
 DELIVERED = frozenset({"delivered", "read"})
 FAILED = frozenset({"failed", "undelivered", "expired", "rejected", "canceled"})
@@ -40,16 +40,21 @@ def month_key(month: str) -> str:
     return f"{PREFIX}month:{month}"
 
 
+def cost_key(message_id: str) -> str:
+    return f"{PREFIX}cost:{message_id}"
+
+
 def dates(now: float) -> tuple[str, str]:
     moment = datetime.fromtimestamp(now, UTC)
     return moment.strftime("%Y-%m-%d"), moment.strftime("%Y-%m")
 
 
-# Moves a message's cost to delivered / failed once: KEYS[1] the delivery hash, KEYS[2] the day.
-# ARGV[1] the outcome field. Returns the cost moved (0 when unknown or already counted).
+# Moves a message's cost to delivered / failed once (the cost is taken): KEYS[1] the message's
+# cost, KEYS[2] the day. ARGV[1] the outcome field. Returns the cost moved (0: unknown or counted).
 _OUTCOME_LUA = """
-local cost = redis.call('HGET', KEYS[1], 'cost')
-if not cost or redis.call('HSETNX', KEYS[1], 'counted', ARGV[1]) == 0 then return 0 end
+local cost = redis.call('GET', KEYS[1])
+if not cost then return 0 end
+redis.call('DEL', KEYS[1])
 redis.call('HINCRBY', KEYS[2], ARGV[1], cost)
 redis.call('HINCRBY', KEYS[2], ARGV[1] .. ':n', 1)
 redis.call('EXPIRE', KEYS[2], ARGV[2])
@@ -84,8 +89,7 @@ class SpendLedger:
             pipe.hincrby(key, "total", cost)
             pipe.hincrby(key, "n", 1)
             pipe.expire(key, ttl)
-        pipe.hset(delivery_key(message_id), "cost", cost)
-        pipe.expire(delivery_key(message_id), DELIVERY_TTL_S)
+        pipe.set(cost_key(message_id), cost, ex=COST_TTL_S)
         try:
             await pipe.execute()
         except (RedisError, OSError) as exc:
@@ -103,6 +107,6 @@ async def count_outcome(redis: Redis, message_id: str, status: str, now: float) 
         return 0
     day, _month = dates(now)
     moved = await redis.eval(
-        _OUTCOME_LUA, 2, delivery_key(message_id), day_key(day), outcome, str(DAY_TTL_S)
+        _OUTCOME_LUA, 2, cost_key(message_id), day_key(day), outcome, str(DAY_TTL_S)
     )
     return int(moved)
