@@ -28,7 +28,7 @@ async def test_sent_messages_add_up_per_country_route_day_and_month(redis_url: s
     month = await redis.hgetall(month_key("2026-12"))
     await redis.aclose()
     assert day == month
-    assert {k.decode(): int(v) for k, v in day.items()} == {
+    assert {str(k, "utf-8") if isinstance(k, bytes) else k: int(v) for k, v in day.items()} == {
         "c:KG": 150_000,
         "r:twilio": 150_000,
         "c:GB": 10_000,
