@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -20,7 +21,9 @@ from redis.exceptions import RedisError
 from gateway.clock import Clock
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
-from gateway.spend.rates import Rates
+
+if TYPE_CHECKING:  # the providers import this module, and the prices import the settings
+    from gateway.spend.rates import Rates
 
 log = get_logger("gateway.spend")
 
