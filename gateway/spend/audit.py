@@ -109,7 +109,8 @@ async def watch_rules(
             with contextlib.suppress(RedisError, OSError):
                 await record_changes(redis, rules, rates, now())
                 seen = rules.version
-        await asyncio.sleep(POLL_S)
+        # Until the engine is up (it starts after this stage), look again soon.
+        await asyncio.sleep(POLL_S if rules is not None else 0.2)
 
 
 def _text(value: bytes | str) -> str:

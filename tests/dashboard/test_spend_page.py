@@ -60,8 +60,13 @@ async def test_spend_page_shows_spend_budget_changes_and_alerts(
         assert "GB" in await page.inner_text(".spend-countries >> nth=0")
         assert "sandbox" in await page.inner_text(".spend-routes >> nth=0")
         # Alerts and the audit are written off the request path: reload until they are there.
-        for _ in range(50):
-            if await page.query_selector("#alerts-sent .empty") is None:
+        for _ in range(100):
+            pending = [
+                t
+                for t in ("#alerts-sent", "#budget-audit")
+                if await page.query_selector(f"{t} .empty")
+            ]
+            if not pending:
                 break
             await asyncio.sleep(0.2)
             await page.reload()
