@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -25,8 +27,11 @@ from gateway.app import create_app
 from gateway.clock import Clock, FakeClock
 from gateway.providers.sandbox import sandbox_key
 from gateway.settings import build_settings
+from gateway.spend.counters import TOTAL
 from gateway.spend.ledger import dates, day_key
+from gateway.spend.periods import Period
 from gateway.spend.segments import count_segments
+from gateway.velocity import CounterKeys
 from tests.auth0 import SECRET, auth_headers, legacy_payload
 from tests.policy.helpers import write_rules
 
@@ -49,14 +54,16 @@ async def start_gateways(tmp_path: Path, redis_url: str) -> Any:
     """Start N real gateways (own app, own Redis client, own TCP port) sharing one Redis."""
     servers: list[TestServer] = []
 
-    async def start(n: int = 2, clock: Clock | None = None) -> list[str]:
+    async def start(
+        n: int = 2, clock: Clock | None = None, provider: dict[str, Any] | None = None
+    ) -> list[str]:
         rules = write_rules(tmp_path / "rules", {"10-budget.yaml": BUDGET_RULES})
         data: dict[str, Any] = {
             "redis": {"url": redis_url, "call_timeout_ms": 2000},
             "auth0": {"gateway_secret": SECRET},
             "rules": {"path": str(rules), "watch": False, "counter_hash_key": "k" * 32},
             "prices": {"currency": "USD", "per_country": {"KG": PRICE / 1_000_000}},
-            "providers": [{"name": "sandbox", "type": "sandbox", "keep": 10_000}],
+            "providers": [provider or {"name": "sandbox", "type": "sandbox", "keep": 10_000}],
         }
         for _ in range(n):
             server = TestServer(create_app(build_settings(data, environ={}), clock=clock))
@@ -145,3 +152,33 @@ async def test_the_day_rolls_over_at_local_midnight_on_every_gateway(
     assert await post_all(urls, [ONE_SEGMENT] * 2) == [429, 429]
     clock.advance(60)  # 00:00 in Bishkek (18:00 UTC, the same UTC day)
     assert await post_all(urls, [ONE_SEGMENT] * 2) == [200, 200]
+
+
+async def test_messages_no_provider_sent_cost_nothing(
+    start_gateways: StartGateways, redis_url: str
+) -> None:
+    """With every provider failing (502), 30 messages ($2.10) leave the budget untouched."""
+    down = {
+        "name": "down",
+        "type": "http",
+        "base_url": f"http://127.0.0.1:{unused_port()}",
+        "max_attempts": 1,
+    }
+    urls = await start_gateways(2, provider=down)
+    # One after another: 30 x $0.07 is twice the budget, and each failure gives its cost back.
+    statuses = [(await post_all([urls[i % 2]], [ONE_SEGMENT]))[0] for i in range(30)]
+    assert set(statuses) == {502}
+    window = Period("day", 86400, "Asia/Bishkek").window(time.time())
+    key = CounterKeys(b"k" * 32).key("budget-overall", ["", window.name])
+    redis = Redis.from_url(redis_url)
+    try:
+        reserved = int(await redis.hget(key, TOTAL) or 0)
+    finally:
+        await redis.aclose()
+    assert reserved == 0
+
+
+def unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
