@@ -9,7 +9,7 @@ from aiohttp import web
 
 from gateway.appkeys import CLOCK, DASHBOARD, REDIS, SETTINGS
 from gateway.dashboard.auth import Authenticator, LoginLimiter, SessionStore
-from gateway.prices import shipped_prices
+from gateway.prices import operator_prices
 from gateway.settings import PricesSettings, Settings
 
 
@@ -30,7 +30,7 @@ async def dashboard_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[DASHBOARD] = Dashboard(
         settings=settings,
-        prices=shipped_prices().with_settings(settings.prices).as_settings(),
+        prices=operator_prices(settings.prices).as_settings(),
         auth=Authenticator(settings.dashboard),
         sessions=SessionStore(app[REDIS], settings.dashboard, app[CLOCK]),
         limiter=LoginLimiter(app[REDIS], settings.dashboard, app[CLOCK]),

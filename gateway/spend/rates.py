@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gateway.errors import ConfigError, Location, Problem
-from gateway.prices import PriceTable, load_price_csv, shipped_prices
+from gateway.prices import PriceTable, operator_prices
 from gateway.settings import PricesSettings
 from gateway.spend.money import format_money, to_micros
 from gateway.spend.segments import SegmentCount, count_segments
@@ -71,5 +71,4 @@ class Rates:
 
 def load_rates(settings: PricesSettings) -> Rates:
     """The operator's CSV (`prices.file`, else the shipped one), with the settings on top."""
-    table = load_price_csv(settings.file) if settings.file is not None else shipped_prices()
-    return Rates.from_table(table.with_settings(settings))
+    return Rates.from_table(operator_prices(settings))
