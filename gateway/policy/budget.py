@@ -54,6 +54,7 @@ class BudgetUse:
     """One message admitted under a budget: what it was spent before, and what it adds."""
 
     rule_id: str
+    value: str  # what it counts under: "KG", "twilio", "996555", "" (overall)
     subject: str  # "for KG", "overall"
     period: str  # "daily"
     spent: int  # micro-units before this message
@@ -106,6 +107,7 @@ class BudgetHit:
         b = self.budget
         return BudgetUse(
             self.rule_id,
+            self.value,
             b.subject(self.value),
             b.period.adjective,
             spent,

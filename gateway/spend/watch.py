@@ -50,7 +50,9 @@ class SpendWatch:
         period = use.window.name or "rolling"
         what = f"{use.period.capitalize()} budget {use.subject}"
         return Alert(
-            key=f"budget:{use.rule_id}:{period}:{percent}",
+            # One incident per budget counter (a per-country budget: per country), period and
+            # threshold.
+            key=":".join(p for p in ("budget", use.rule_id, use.value, period, str(percent)) if p),
             severity=severity,
             title=f"{what} {'reached' if percent == 100 else f'at {percent}%'}",
             summary=(

@@ -26,7 +26,7 @@ class Collected:
 
 
 def use(spent: int, cost: int, *, refused: bool = False) -> BudgetUse:
-    return BudgetUse("budget-kg", "for KG", "daily", spent, cost, 50_000_000, DAY, refused)
+    return BudgetUse("budget-kg", "KG", "for KG", "daily", spent, cost, 50_000_000, DAY, refused)
 
 
 def test_each_threshold_alerts_once_when_passed() -> None:
@@ -43,7 +43,7 @@ def test_each_threshold_alerts_once_when_passed() -> None:
     reached = alerts.alerts[-1]
     assert reached.summary == "$50.00 of $50.00 spent (2026-12-03): messages are refused"
     assert (reached.key, reached.link_path) == (
-        "budget:budget-kg:2026-12-03:100",
+        "budget:budget-kg:KG:2026-12-03:100",
         "/dashboard/spend",
     )
 
@@ -59,7 +59,7 @@ def test_a_refusal_is_the_budget_reached() -> None:
     """A message the budget refused raises the 100% incident (the same key every time)."""
     alerts = Collected()
     SpendWatch(Rates("USD", 0), None, alerts)(use(49_990_000, 70_000, refused=True), 0.0)
-    assert [a.key for a in alerts.alerts] == ["budget:budget-kg:2026-12-03:100"]
+    assert [a.key for a in alerts.alerts] == ["budget:budget-kg:KG:2026-12-03:100"]
 
 
 def test_the_gauge_is_the_share_spent() -> None:
