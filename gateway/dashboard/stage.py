@@ -18,7 +18,7 @@ class Dashboard:
     """The settings, prices, password checker, session store and login limiter of the dashboard."""
 
     settings: Settings
-    # Money saved uses the shipped per-country table under the operator's own `prices:`.
+    # Money saved uses the prices in force (prices.file or the shipped table, under `prices:`).
     prices: PricesSettings
     auth: Authenticator
     sessions: SessionStore
