@@ -27,6 +27,7 @@ from gateway.logs import get_logger
 from gateway.providers.status import MESSAGE_ID, RANK, record_delivery
 from gateway.providers.vonage import VonageSettings
 from gateway.spend.ledger import count_outcome
+from gateway.web import read_body
 
 log = get_logger("gateway.providers")
 
@@ -37,7 +38,6 @@ _HMAC = {
     "sha256": hashlib.sha256,
     "sha512": hashlib.sha512,
 }
-_MAX_BODY = 16 * 1024
 
 
 def vonage_signature(secret: str, method: str, params: Mapping[str, str]) -> str:
@@ -62,9 +62,7 @@ async def _params(request: web.Request) -> dict[str, str]:
     if request.method != "POST":
         return params
     if request.content_type == "application/json":
-        raw = await request.content.read(_MAX_BODY + 1)
-        if len(raw) > _MAX_BODY:
-            raise web.HTTPRequestEntityTooLarge(max_size=_MAX_BODY, actual_size=len(raw))
+        raw = await read_body(request)  # decoded, size-capped, 4xx when unreadable
         try:
             body = json.loads(raw)
         except ValueError as exc:
