@@ -32,7 +32,7 @@ from gateway.spend.ledger import dates, day_key
 from gateway.spend.periods import Period
 from gateway.spend.segments import count_segments
 from gateway.velocity import CounterKeys
-from tests.auth0 import SECRET, auth_headers, legacy_payload
+from tests.auth0 import SECRET, auth_headers, gateway_token, legacy_payload
 from tests.policy.helpers import write_rules
 
 PRICE = 70_000  # $0.07 a segment to KG: a $1.00 budget holds 14 segments, not a round number
@@ -76,8 +76,9 @@ async def start_gateways(tmp_path: Path, redis_url: str) -> Any:
         await server.close()
 
 
-async def post_all(urls: list[str], bodies: list[str]) -> list[int]:
-    """POST one message per body, alternating gateways, all at once."""
+async def post_all(urls: list[str], bodies: list[str], now: float | None = None) -> list[int]:
+    """POST one message per body, alternating gateways, all at once (tokens issued at `now`)."""
+    headers = auth_headers(gateway_token(now=now))
     connector = aiohttp.TCPConnector(limit=200)
     async with aiohttp.ClientSession(connector=connector) as session:
 
@@ -85,7 +86,7 @@ async def post_all(urls: list[str], bodies: list[str]) -> list[int]:
             payload = legacy_payload(f"+996 555 {i // 1000:03d} {i % 1000:03d}")
             payload["body"] = body
             url = urls[i % len(urls)]
-            async with session.post(url, json=payload, headers=auth_headers()) as resp:
+            async with session.post(url, json=payload, headers=headers) as resp:
                 return resp.status
 
         return list(await asyncio.gather(*(one(i, b) for i, b in enumerate(bodies))))
@@ -146,12 +147,12 @@ async def test_the_day_rolls_over_at_local_midnight_on_every_gateway(
     """Spent by 23:59 Bishkek time, the budget admits again at 00:00 Bishkek on both gateways."""
     clock = FakeClock(datetime(2026, 12, 3, 23, 0, tzinfo=ZoneInfo("Asia/Bishkek")).timestamp())
     urls = await start_gateways(2, clock)
-    first = await post_all(urls, [TWO_SEGMENTS] * 8)
+    first = await post_all(urls, [TWO_SEGMENTS] * 8, clock.time())
     assert sorted(first) == [200] * 7 + [429]
     clock.advance(59 * 60)  # 23:59
-    assert await post_all(urls, [ONE_SEGMENT] * 2) == [429, 429]
+    assert await post_all(urls, [ONE_SEGMENT] * 2, clock.time()) == [429, 429]
     clock.advance(60)  # 00:00 in Bishkek (18:00 UTC, the same UTC day)
-    assert await post_all(urls, [ONE_SEGMENT] * 2) == [200, 200]
+    assert await post_all(urls, [ONE_SEGMENT] * 2, clock.time()) == [200, 200]
 
 
 async def test_messages_no_provider_sent_cost_nothing(
