@@ -2,7 +2,7 @@
 
 Every instance watches the running rule set (a cheap in-process comparison of its version every few
 seconds); when the set differs from the budgets last recorded in Redis, the change is written once
-for the whole fleet (SET NX on the rule set's version) to the list `smsguard:spend:audit`: when,
+for the whole fleet (SET NX on the rule set's version) to the list `smsguard:{spend}:audit`: when,
 which rule, the budget before and after, the rule set's version and file, and the file's last git
 author when the rules folder is a git checkout (the usual way rules are deployed and reviewed).
 Budgets are edited in the rule files only: the page shows this trail, it does not edit.
@@ -26,9 +26,9 @@ from gateway.spend.rates import Rates
 
 log = get_logger("gateway.spend")
 
-AUDIT = "smsguard:spend:audit"
-CURRENT = "smsguard:spend:budgets"  # rule id -> the budget as last recorded
-_SEEN = "smsguard:spend:audit-version:"
+AUDIT = "smsguard:{spend}:audit"  # one hash tag: the change and its audit are one MULTI
+CURRENT = "smsguard:{spend}:budgets"  # rule id -> the budget as last recorded
+_SEEN = "smsguard:{spend}:audit-version:"
 AUDIT_KEEP = 500
 POLL_S = 5.0
 

@@ -52,19 +52,6 @@ def dates(now: float) -> tuple[str, str]:
     return moment.strftime("%Y-%m-%d"), moment.strftime("%Y-%m")
 
 
-# Moves a message's cost to delivered / failed once (the cost is taken): KEYS[1] the message's
-# cost, KEYS[2] the day. ARGV[1] the outcome field. Returns the cost moved (0: unknown or counted).
-_OUTCOME_LUA = """
-local cost = redis.call('GET', KEYS[1])
-if not cost then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('HINCRBY', KEYS[2], ARGV[1], cost)
-redis.call('HINCRBY', KEYS[2], ARGV[1] .. ':n', 1)
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-return tonumber(cost)
-"""
-
-
 class SpendLedger:
     def __init__(self, redis: Redis, rates: Rates, clock: Clock, metrics: Metrics) -> None:
         self.redis = redis
@@ -108,8 +95,14 @@ async def count_outcome(redis: Redis, message_id: str, status: str, now: float) 
     outcome = "delivered" if status in DELIVERED else "failed" if status in FAILED else None
     if outcome is None:
         return 0
+    raw = await redis.getdel(cost_key(message_id))  # taken: a message's cost moves once
+    if raw is None:
+        return 0
+    cost = int(raw)
     day, _month = dates(now)
-    moved = await redis.eval(
-        _OUTCOME_LUA, 2, cost_key(message_id), day_key(day), outcome, str(DAY_TTL_S)
-    )
-    return int(moved)
+    pipe = redis.pipeline(transaction=False)  # one key: fine on a Cluster
+    pipe.hincrby(day_key(day), outcome, cost)
+    pipe.hincrby(day_key(day), f"{outcome}:n", 1)
+    pipe.expire(day_key(day), DAY_TTL_S)
+    await pipe.execute()
+    return cost
