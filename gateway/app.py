@@ -55,6 +55,7 @@ from gateway.metrics import Metrics, metrics_handler
 from gateway.redisclient import build_redis
 from gateway.redislayout import migrate_legacy_keys
 from gateway.settings import Settings
+from gateway.spend import setup as spend
 from gateway.web import client_request_id, request_errors
 
 log = get_logger("gateway.http")
@@ -120,6 +121,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     # Stages in the order of the message path; each opens its resources after the shared ones.
     signals.setup(app)
     providers.setup(app)
+    spend.setup(app)
     overrides.setup(app)
     policy.setup(app)
     events.setup(app)

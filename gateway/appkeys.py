@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from gateway.providers.base import Router
     from gateway.settings import Settings
     from gateway.signals import SignalSource
+    from gateway.spend.setup import Spend
 
 CLOCK = web.AppKey("clock", Clock)
 METRICS = web.AppKey("metrics", Metrics)
@@ -44,6 +45,7 @@ ALERTS: web.AppKey[Alerter] = web.AppKey("alerts")
 FEEDBACK: web.AppKey[FeedbackRecorder] = web.AppKey("feedback")
 PIN_STEP: web.AppKey[PinStep] = web.AppKey("pin_step")
 DASHBOARD: web.AppKey[Dashboard] = web.AppKey("dashboard")
+SPEND: web.AppKey[Spend] = web.AppKey("spend")
 
 # Per-request storage: the request id, and the fields of the request's one log line.
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -114,6 +114,18 @@ class Metrics:
             "Feedback writes not made (queue full)",
             registry=r,
         )
+        self.spend = Counter(
+            "smsguard_spend_micros",
+            "Money spent on sent messages, in micro-units of the price currency (1e-6)",
+            ["country", "route", "currency"],
+            registry=r,
+        )
+        self.budget_used = Gauge(
+            "smsguard_budget_used_ratio",
+            "Share of a budget rule's current period spent (1 = reached), by rule",
+            ["rule"],
+            registry=r,
+        )
         self.pin_attempts = Counter(
             "smsguard_pin_attempts", "PIN verifications by result", ["result"], registry=r
         )

@@ -31,6 +31,7 @@ from gateway.appkeys import (
     ROUTER,
     SETTINGS,
     SIGNALS,
+    SPEND,
 )
 from gateway.clock import Clock
 from gateway.errors import AllProvidersFailed, ClientGone, IntakeError
@@ -42,6 +43,7 @@ from gateway.models import Action, Decision, OutboundSms, SendResult, SmsRequest
 from gateway.policy import Policy
 from gateway.providers.base import Router
 from gateway.signals import Signals, SignalSource
+from gateway.spend.ledger import SpendLedger
 from gateway.web import one_header, read_body
 
 log = get_logger("gateway.pipeline")
@@ -71,6 +73,7 @@ class MessagePath:
     deadline_s: float
     max_body_bytes: int
     feedback: SentSink | None = None  # told of every relayed code (completion feedback)
+    spend: SpendLedger | None = None  # what sent messages cost (gateway/spend/ledger.py)
 
     async def handle(self, request: web.Request) -> web.Response:
         started = self.clock.monotonic()
@@ -181,6 +184,8 @@ class MessagePath:
         fields.update(provider=result.provider, attempts=result.attempts)
         if self.feedback is not None:
             self.feedback.sent(sms, signals)
+        if self.spend is not None:
+            self.spend.sent(sms.request_id, sms.body, signals.phone_country, result.provider)
         self.events.record(
             sms,
             signals,
@@ -243,6 +248,7 @@ def setup(app: web.Application) -> None:
             deadline_s=settings.intake.deadline_s,
             max_body_bytes=settings.intake.max_body_bytes,
             feedback=app.get(FEEDBACK),
+            spend=spend.ledger if (spend := app.get(SPEND)) is not None else None,
         )
         if not app[PIPELINE].verifier.configured:
             log.warning("auth0.gateway_secret is not set: POST /sms refuses every request (401)")

@@ -106,3 +106,10 @@ def shipped_prices() -> PriceTable:
     """The approximate list prices shipped with smsguard (gateway/data/sms-prices.csv)."""
     ref = resources.files("gateway") / "data" / SHIPPED
     return parse_price_csv(ref.read_text(encoding="utf-8"), f"gateway/data/{SHIPPED}")
+
+
+def operator_prices(settings: PricesSettings) -> PriceTable:
+    """The prices in force: the operator's CSV (`prices.file`) or the shipped one, with the
+    settings' own `per_country` / `default` on top."""
+    table = load_price_csv(settings.file) if settings.file is not None else shipped_prices()
+    return table.with_settings(settings)

@@ -212,11 +212,11 @@ class Alerter:
         if isinstance(item, _Fire):
             if await self._store_call(lambda s: s.open(item.alert, self._clock.time())):
                 self._metrics.alert_incidents.labels(item.alert.severity.label).inc()
-                self._fan_out(item.alert)
+                await self._send(item.alert)
             return
         closed = await self._store_call(lambda s: s.close(item.key))
         if closed is not None:
-            self._fan_out(closed.resolved(self._clock.time()))
+            await self._send(closed.resolved(self._clock.time()))
 
     async def sweep(self) -> None:
         """Close every incident not raised for `resolve_after_s` and send its resolve message."""
@@ -225,7 +225,7 @@ class Alerter:
             lambda s: s.close_quiet(now - self._settings.resolve_after_s)
         ):
             self._last_forwarded.pop(alert.key, None)
-            self._fan_out(alert.resolved(now))
+            await self._send(alert.resolved(now))
 
     async def _sweep_loop(self) -> None:
         while True:
@@ -238,6 +238,11 @@ class Alerter:
         except (RedisError, OSError) as exc:
             log.warning("alert incidents kept locally: Redis unavailable", error=type(exc).__name__)
             return await call(self._local)
+
+    async def _send(self, alert: Alert) -> None:
+        """To every notifier, and into the short list of sent alerts (the Spend page)."""
+        self._fan_out(alert)
+        await self._store_call(lambda s: s.remember(alert, self._clock.time()))
 
     def _fan_out(self, alert: Alert) -> None:
         link = self._base + alert.link_path

@@ -21,6 +21,14 @@ from gateway.alerts.model import Alert, Severity, Status
 
 PREFIX = "{sga}:"
 ACTIVE = PREFIX + "active"
+SENT = PREFIX + "sent"  # the last alerts and resolve messages sent, newest first
+SENT_KEEP = 200
+
+
+async def sent_alerts(redis: Redis, count: int = 50) -> list[dict[str, object]]:
+    """The last alerts sent (newest first), as kept by `remember`: what the Spend page lists."""
+    return [json.loads(raw) for raw in await redis.lrange(SENT, 0, count - 1)]
+
 
 _OPEN = """
 local doc = KEYS[2] .. ARGV[1]
@@ -91,6 +99,10 @@ class Incidents(Protocol):
         """Close one incident now; its alert when this call closed it."""
         ...
 
+    async def remember(self, alert: Alert, now: float) -> None:
+        """Keep a sent alert (or resolve message) in the short list the Spend page shows."""
+        ...
+
 
 class RedisIncidents:
     def __init__(self, redis: Redis, keep_s: int) -> None:
@@ -113,6 +125,13 @@ class RedisIncidents:
         docs = await self._close(keys=[ACTIVE, PREFIX + "i:"], args=[0, key])
         return from_json(docs[0]) if docs else None
 
+    async def remember(self, alert: Alert, now: float) -> None:
+        entry = {**json.loads(to_json(alert)), "status": alert.status.value, "at": now}
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.lpush(SENT, json.dumps(entry))
+        pipe.ltrim(SENT, 0, SENT_KEEP - 1)
+        await pipe.execute()
+
 
 class LocalIncidents:
     """The same rules in this process only: used while Redis is unreachable."""
@@ -132,3 +151,6 @@ class LocalIncidents:
     async def close(self, key: str) -> Alert | None:
         known = self._open_alerts.pop(key, None)
         return known[0] if known else None
+
+    async def remember(self, alert: Alert, now: float) -> None:
+        """Not kept while Redis is unreachable (the list is only what the page shows)."""

@@ -13,6 +13,7 @@ What lives where:
     overview.py  the overview (page, JSON)
     events.py    the event log's handlers: pages, JSON, one event, the CSV download
     rules.py     the Rules page: the engine's typed summary with hits per rule
+    spend.py     the Spend page: spend, budgets' progress, budget changes, alerts sent
     actions.py   overrides and PIN unlocks (PIN administration itself: gateway/pin/admin.py)
     queries.py   counts from the aggregates;  eventsearch.py  filters, pages, one event
     export.py    CSV rows and columns;  charts.py  SVG charts
@@ -24,7 +25,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.appkeys import SETTINGS
-from gateway.dashboard import actions, events, login, overview, rules
+from gateway.dashboard import actions, events, login, overview, rules, spend
 from gateway.dashboard.guard import guard
 from gateway.dashboard.page import BASE
 from gateway.dashboard.stage import dashboard_ctx
@@ -56,6 +57,7 @@ def setup(app: web.Application) -> None:
     r.add_get(f"{BASE}/events", guard(events.events_page))
     r.add_get(f"{BASE}/events/{{sid}}", guard(events.event_page))
     r.add_get(f"{BASE}/rules", guard(rules.rules_page))
+    r.add_get(f"{BASE}/spend", guard(spend.spend_page))
     r.add_get(f"{BASE}/actions", guard(actions.actions_page))
     r.add_post(f"{BASE}/actions/overrides", guard(actions.add_override))
     r.add_post(f"{BASE}/actions/overrides/{{oid}}/remove", guard(actions.remove_override))

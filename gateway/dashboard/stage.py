@@ -9,7 +9,7 @@ from aiohttp import web
 
 from gateway.appkeys import CLOCK, DASHBOARD, REDIS, SETTINGS
 from gateway.dashboard.auth import Authenticator, LoginLimiter, SessionStore
-from gateway.prices import shipped_prices
+from gateway.prices import operator_prices
 from gateway.settings import PricesSettings, Settings
 
 
@@ -18,7 +18,7 @@ class Dashboard:
     """The settings, prices, password checker, session store and login limiter of the dashboard."""
 
     settings: Settings
-    # Money saved uses the shipped per-country table under the operator's own `prices:`.
+    # Money saved uses the prices in force (prices.file or the shipped table, under `prices:`).
     prices: PricesSettings
     auth: Authenticator
     sessions: SessionStore
@@ -30,7 +30,7 @@ async def dashboard_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[DASHBOARD] = Dashboard(
         settings=settings,
-        prices=shipped_prices().with_settings(settings.prices).as_settings(),
+        prices=operator_prices(settings.prices).as_settings(),
         auth=Authenticator(settings.dashboard),
         sessions=SessionStore(app[REDIS], settings.dashboard, app[CLOCK]),
         limiter=LoginLimiter(app[REDIS], settings.dashboard, app[CLOCK]),

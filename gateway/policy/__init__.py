@@ -29,7 +29,17 @@ from typing import TYPE_CHECKING, Protocol
 from aiohttp import web
 
 from gateway.alerts.model import Alert, Severity
-from gateway.appkeys import ALERTS, CLOCK, METRICS, OVERRIDES, POLICY, READINESS, REDIS, SETTINGS
+from gateway.appkeys import (
+    ALERTS,
+    CLOCK,
+    METRICS,
+    OVERRIDES,
+    POLICY,
+    READINESS,
+    REDIS,
+    SETTINGS,
+    SPEND,
+)
 from gateway.errors import ConfigError
 from gateway.health import CheckResult
 from gateway.logs import get_logger
@@ -116,6 +126,7 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
         path=path,
         overrides=app.get(OVERRIDES),
         alerts=app.get(ALERTS),
+        pricing=spend.pricing if (spend := app.get(SPEND)) is not None else None,
     )
     app[POLICY] = engine
     log.info("rules_loaded", version=engine.version, rules=len(rules.rules), path=str(path))

@@ -28,9 +28,12 @@ from gateway.errors import ConfigError, Location, Problem
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.models import Action, Decision, ShadowHit, SmsRequest, TraceStep
+from gateway.policy.budget import BudgetHit, BudgetPricing
 from gateway.policy.loader import Rule, RuleSet, format_duration, load_rules
 from gateway.policy.summary import PolicySummary, RuleInfo, describe_rules
+from gateway.settings import PricesSettings
 from gateway.signals import Signals
+from gateway.spend.rates import load_rates
 from gateway.velocity import CounterCheck, CounterResult, HitOutcome, VelocityStore
 
 if TYPE_CHECKING:
@@ -68,9 +71,12 @@ class RuleEngine:
         loader: Callable[[Path], RuleSet] = load_rules,
         overrides: Overrides | None = None,
         alerts: AlertSink | None = None,
+        pricing: BudgetPricing | None = None,
     ) -> None:
         self.store = store
         self.alerts = alerts
+        # Prices and routes for `budget:` rules; by default the shipped prices, one route.
+        self.pricing = pricing or BudgetPricing(load_rates(PricesSettings()), lambda _c: "default")
         self.overrides = overrides
         self.clock = clock
         self.metrics = metrics
@@ -102,7 +108,7 @@ class RuleEngine:
         return self._rules.files
 
     def rule_info(self) -> list[RuleInfo]:
-        return describe_rules(self._rules)
+        return describe_rules(self._rules, self.pricing.rates)
 
     def summary(self) -> PolicySummary:
         """The running set as the dashboard shows it (typed: no reading attributes by name)."""
@@ -201,7 +207,9 @@ class RuleEngine:
         trace: list[TraceStep] = []
         matched: list[tuple[Rule, CounterCheck | None, list[str] | None]] = []
         checks: list[CounterCheck] = []
+        budgets: dict[str, BudgetHit] = {}
         stopped_by: Rule | None = None
+        now = self.clock.time()
         for rule in rs.rules:
             if stopped_by is not None:
                 if explain:
@@ -215,6 +223,21 @@ class RuleEngine:
                     trace.append(TraceStep(rule.id, False, cond.explain(signals)))
                 continue
             vel = rule.velocity
+            if rule.budget is not None:
+                hit = rule.budget.hit(
+                    rule.id, rule.final, sms.body, signals, now, self.store.keys, self.pricing
+                )
+                if hit is None:
+                    if explain:
+                        why = "exempt or its key unknown: not counted"
+                        trace.append(TraceStep(rule.id, False, f"budget: {why}"))
+                    continue
+                budgets[rule.id] = hit
+                checks.append(hit.check)
+                matched.append((rule, hit.check, [hit.value]))
+                if explain:
+                    trace.append(TraceStep(rule.id, False, "pending"))  # filled in below
+                continue
             if vel is None:
                 matched.append((rule, None, None))
                 if explain:
@@ -245,7 +268,6 @@ class RuleEngine:
         outcome = HitOutcome(())
         token = ""
         if checks:
-            now = self.clock.time()
             if write:
                 token = os.urandom(8).hex()
                 outcome = await self.store.hit(checks, token, now)
@@ -265,24 +287,40 @@ class RuleEngine:
                 check = maybe_check
                 result = outcome.results[j]
                 j += 1
-                assert rule.velocity is not None
                 assert values is not None
                 if result is None:
                     detail = "not reached (an earlier velocity rule refused)"
                     _fill(trace, rule.id, False, detail, explain)
                     continue
-                counts = ""
-                if explain:
-                    counts = self._counts(rule, values, result)
-                    if outcome.fallback:
-                        counts += f" [redis unavailable: {outcome.fallback}]"
-                if not result.exceeded:
-                    if check.reserve and write:
-                        reserved.append(check.key)
-                    _fill(trace, rule.id, False, f"under limit: {counts}", explain)
-                    continue
-                reason = self._reason(rule, values, result, outcome.fallback)
-                _fill(trace, rule.id, True, f"over limit: {counts}", explain)
+                hit = budgets.get(rule.id)
+                if hit is not None:
+                    spent = result.counts[0] if result.counts else 0
+                    if not result.exceeded:
+                        if write:
+                            reserved.append(hit.handle)
+                            if self.pricing.on_use is not None:
+                                self.pricing.on_use(hit.use(spent), now)
+                        _fill(trace, rule.id, False, f"within budget: {hit.show(spent)}", explain)
+                        continue
+                    reason = hit.reason(spent)
+                    if write and self.pricing.on_use is not None and not outcome.fallback:
+                        self.pricing.on_use(hit.use(spent, refused=True), now)
+                    if outcome.fallback == "block":
+                        reason = f"budget store unavailable (redis.on_error=block): {rule.id}"
+                    _fill(trace, rule.id, True, f"budget reached: {hit.show(spent)}", explain)
+                else:
+                    counts = ""
+                    if explain:
+                        counts = self._counts(rule, values, result)
+                        if outcome.fallback:
+                            counts += f" [redis unavailable: {outcome.fallback}]"
+                    if not result.exceeded:
+                        if check.reserve and write:
+                            reserved.append(check.key)
+                        _fill(trace, rule.id, False, f"under limit: {counts}", explain)
+                        continue
+                    reason = self._reason(rule, values, result, outcome.fallback)
+                    _fill(trace, rule.id, True, f"over limit: {counts}", explain)
             else:
                 reason = rule.description
             if decision is not None:
@@ -327,14 +365,18 @@ class RuleEngine:
             trace=tuple(trace),
         )
         if write and token:
-            all_reserve = tuple(c.key for c in checks if c.reserve)
+            budget_keys = {h.check.key for h in budgets.values()}
+            counted = {r.id for r, c, _v in matched if c is not None}
+            # A budget is not given back on a timeout: its release subtracts the cost whether or
+            # not the late script added it (gateway/spend/counters.py), so it stays counted.
+            all_reserve = tuple(c.key for c in checks if c.reserve and c.key not in budget_keys)
             if reserved and decision.action is Action.ALLOW:
                 self._reserve(_Reservation(final_decision, tuple(reserved), token))
             elif outcome.fallback and all_reserve:
                 # Redis timed out: the script may still run there later and take reservations
                 # under this token. The message is not sent: release them all (by token).
                 self.store.release_later(all_reserve, token)
-            elif reserved and not (decided_by is not None and decided_by.velocity is not None):
+            elif reserved and not (decided_by is not None and decided_by.id in counted):
                 # Refused by a rule without counters (a velocity refusal already voided the
                 # reservations inside the same script call): give them back, batched.
                 self.store.release_later(tuple(reserved), token)

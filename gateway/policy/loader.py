@@ -12,6 +12,7 @@ import hashlib
 from pathlib import Path
 
 from gateway.errors import ConfigError, Location, Problem
+from gateway.policy.budget import parse_budget
 from gateway.policy.conditions import DefinedList, ParseContext, YamlPath, parse_condition
 from gateway.policy.listdefs import load_list_definitions
 from gateway.policy.ruleset import (
@@ -42,7 +43,17 @@ __all__ = [
     "rule_files",
 ]
 
-RULE_KEYS = ("id", "description", "conditions", "velocity", "action", "status", "mode", "tags")
+RULE_KEYS = (
+    "id",
+    "description",
+    "conditions",
+    "velocity",
+    "budget",
+    "action",
+    "status",
+    "mode",
+    "tags",
+)
 FILE_KEYS = ("lists", "rules", "default")
 
 
@@ -179,8 +190,16 @@ def _parse_rule(raw: object, ctx: ParseContext, path: YamlPath) -> Rule | None:
     velocity = (
         parse_velocity(raw["velocity"], ctx, (*path, "velocity")) if "velocity" in raw else None
     )
-    if "conditions" not in raw and "velocity" not in raw:
-        ctx.error(path, "a rule needs `conditions`, `velocity`, or both")
+    budget = parse_budget(raw["budget"], ctx, (*path, "budget")) if "budget" in raw else None
+    if "conditions" not in raw and "velocity" not in raw and "budget" not in raw:
+        ctx.error(path, "a rule needs `conditions`, `velocity`, `budget`, or conditions with one")
+    if "velocity" in raw and "budget" in raw:
+        ctx.error((*path, "budget"), "a rule has `velocity` or `budget`, not both")
+    if "budget" in raw and action == "allow":
+        ctx.error(
+            (*path, "action"),
+            "a budget rule acts when its budget is reached: its action is block, drop or tag",
+        )
     if "velocity" in raw and action == "allow":
         # A velocity rule acts when its counter is OVER the limit: "allow" would send exactly
         # the traffic that is over it. Limits refuse (block, drop), or tag for review.
@@ -190,7 +209,7 @@ def _parse_rule(raw: object, ctx: ParseContext, path: YamlPath) -> Rule | None:
         )
     status = 200
     if action == "block":
-        status = 429 if velocity else 403
+        status = 429 if velocity or "budget" in raw else 403
     if "status" in raw:
         s = raw["status"]
         if action != "block":
@@ -224,6 +243,7 @@ def _parse_rule(raw: object, ctx: ParseContext, path: YamlPath) -> Rule | None:
         condition=condition,
         velocity=velocity,
         location=ctx.locator.at(path),
+        budget=budget,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 
 from gateway.errors import Location
 from gateway.logs import mask_phone
+from gateway.policy.budget import Budget
 from gateway.policy.conditions import Condition, DefinedList
 from gateway.policy.signalnames import Getter
 from gateway.signals import Signals
@@ -73,6 +74,7 @@ class Rule:
     condition: Condition | None
     velocity: Velocity | None
     location: Location
+    budget: Budget | None = None  # a money ceiling (gateway/policy/budget.py)
     # A matching rule ends the evaluation (allow/block/drop, not in shadow mode).
     final: bool = field(init=False, default=False)
     longest_window: int = field(init=False, default=0)  # seconds, for velocity rules

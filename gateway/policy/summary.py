@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.policy.loader import RuleSet, format_duration
+from gateway.spend.rates import Rates
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class RuleInfo:
     mode: str
     status: int
     file: str
-    velocity: str  # "" or "recipient: 5/10m, 20/24h (attempts)"
+    velocity: str  # "" or "recipient: 5/10m, 20/24h (attempts)" or "budget country: $50.00 daily"
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,8 @@ class PolicySummary:
     last_error_at: float | None
 
 
-def describe_rules(rules: RuleSet) -> list[RuleInfo]:
-    """Each rule of the set, in order, with its file:line and its limits in words."""
+def describe_rules(rules: RuleSet, rates: Rates | None = None) -> list[RuleInfo]:
+    """Each rule of the set, in order, with its file:line and its limits (or budget) in words."""
     out = []
     for r in rules.rules:
         vel = ""
@@ -43,5 +44,7 @@ def describe_rules(rules: RuleSet) -> list[RuleInfo]:
             key = ", ".join(p.name for p in r.velocity.key) or "global"
             wins = ", ".join(f"{w.limit}/{format_duration(w.seconds)}" for w in r.velocity.windows)
             vel = f"{key}: {wins} ({r.velocity.count})"
+        elif r.budget is not None:
+            vel = f"budget {r.budget.describe(rates)}"
         out.append(RuleInfo(r.id, r.description, r.action, r.mode, r.status, str(r.location), vel))
     return out

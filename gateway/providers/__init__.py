@@ -33,6 +33,8 @@ from gateway.providers.router import ProviderRouter
 from gateway.providers.sandbox import SandboxSettings, messages_handler
 from gateway.providers.status import STATUS_PATH, delivery_status, status_handler
 from gateway.providers.twilio import TwilioSettings
+from gateway.providers.vonage import VonageSettings
+from gateway.providers.vonage_status import VONAGE_STATUS_PATH, vonage_status_handler
 
 __all__ = ["Deps", "ProviderRouter", "build_router", "delivery_status", "setup"]
 
@@ -56,6 +58,9 @@ def setup(app: web.Application) -> None:
     twilios = [p for p in settings.providers if isinstance(p, TwilioSettings)]
     if twilios:
         app.router.add_post(STATUS_PATH, status_handler(twilios, settings.server.public_url))
+    vonages = [p for p in settings.providers if isinstance(p, VonageSettings)]
+    if any(p.signature_secret is not None for p in vonages):
+        app.router.add_route("*", VONAGE_STATUS_PATH, vonage_status_handler(vonages))
     app.cleanup_ctx.append(_providers_ctx)
 
 

@@ -1,4 +1,5 @@
-"""Delivery status: Twilio's status callbacks, verified and filed against our message id.
+"""Delivery status: Twilio's status callbacks, verified and filed against our message id
+(Vonage's receipts: gateway/providers/vonage_status.py, filed the same way).
 
 Twilio posts `MessageStatus` (queued, sent, delivered, undelivered, failed ...) to the
 StatusCallback URL we gave it, `<public_url>/providers/twilio/status?mid=<our message id>`, signed
@@ -28,6 +29,7 @@ from gateway.appkeys import CLOCK, METRICS, REDIS
 from gateway.consttime import texts_equal
 from gateway.logs import get_logger
 from gateway.providers.twilio import STATUS_PATH, TwilioSettings, status_callback_base
+from gateway.spend.ledger import count_outcome
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -36,9 +38,9 @@ log = get_logger("gateway.providers")
 
 DELIVERY_PREFIX = "smsguard:delivery:"
 DELIVERY_TTL_S = 7 * 24 * 3600
-_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # How far along a message is; a status never replaces one of a higher rank.
-_RANK = {
+RANK = {
     "accepted": 0,
     "scheduled": 0,
     "queued": 0,
@@ -49,6 +51,11 @@ _RANK = {
     "failed": 3,
     "read": 4,
     "canceled": 3,
+    # Vonage's receipt statuses (gateway/providers/vonage_status.py)
+    "buffered": 1,
+    "unknown": 2,
+    "expired": 3,
+    "rejected": 3,
 }
 
 
@@ -87,7 +94,7 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 """
-_RANK_ARG = ",".join(f"{name}={rank}" for name, rank in _RANK.items())
+_RANK_ARG = ",".join(f"{name}={rank}" for name, rank in RANK.items())
 
 
 async def record_delivery(
@@ -165,7 +172,7 @@ def status_handler(
             raise web.HTTPForbidden(text="bad signature")
         message_id = request.query.get("mid", "")
         status = form.get("MessageStatus")
-        if not _MESSAGE_ID.match(message_id) or not isinstance(status, str) or not status:
+        if not MESSAGE_ID.match(message_id) or not isinstance(status, str) or not status:
             raise web.HTTPBadRequest(text="mid and MessageStatus are required")
         status = status.lower()
         fields = {
@@ -177,8 +184,9 @@ def status_handler(
         error_code = form.get("ErrorCode")
         if isinstance(error_code, str) and error_code:
             fields["error_code"] = error_code
-        await record_delivery(request.app[REDIS], message_id, fields)
-        label = status if status in _RANK else "other"
+        if await record_delivery(request.app[REDIS], message_id, fields):
+            await count_outcome(request.app[REDIS], message_id, status, request.app[CLOCK].time())
+        label = status if status in RANK else "other"
         request.app[METRICS].delivery_status.labels(settings.name, label).inc()
         return web.Response(status=204)
 

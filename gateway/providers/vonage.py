@@ -41,6 +41,11 @@ class VonageSettings(ProviderBase):
     api_secret: Secret
     # Sender id: a Vonage number (E.164) or an alphanumeric name where the country allows it.
     from_: str = Field(alias="from")
+    # Signed delivery receipts (GET/POST <public_url>/providers/vonage/status): the account's
+    # signature secret and the method chosen in Vonage's dashboard. Without a secret, receipts
+    # are refused (an unsigned receipt could mark any message delivered).
+    signature_secret: Secret | None = None
+    signature_method: Literal["md5hash", "md5", "sha1", "sha256", "sha512"] = "md5hash"
 
     def build_provider(self, deps: Deps) -> Provider:
         return VonageProvider(self, deps.session, deps.clock, deps.metrics)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from gateway.settings.base import Section
@@ -12,6 +14,9 @@ class PricesSettings(Section):
     # Price of one SMS segment when a country has no entry.
     default: float = Field(0.05, ge=0)
     per_country: dict[str, float] = {}
+    # The operator's own rates, a CSV like gateway/data/sms-prices.csv, read instead of the
+    # shipped table (budgets and money saved); `per_country` above still wins over it.
+    file: Path | None = None
 
 
 class EventsSettings(Section):

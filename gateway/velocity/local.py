@@ -6,6 +6,7 @@ from bisect import bisect_right
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 
+from gateway.spend.counters import LocalBudgets, is_budget_handle
 from gateway.velocity.counters import CounterCheck, CounterResult, HitOutcome
 from gateway.velocity.keys import CounterKeys
 
@@ -25,6 +26,7 @@ class LocalVelocity:
         self.max_keys = max_keys
         self.keys = keys or CounterKeys(b"")
         self._logs: OrderedDict[str, _Log] = OrderedDict()
+        self.budgets = LocalBudgets(max_keys)
 
     def __len__(self) -> int:
         return len(self._logs)
@@ -35,6 +37,15 @@ class LocalVelocity:
         results: list[CounterResult | None] = [None] * len(checks)
         reserved: list[str] = []
         for i, check in enumerate(checks):
+            if check.spec[0] == "b":  # a money budget
+                full, spent, handle = self.budgets.step(check.key, check.spec, write=write)
+                results[i] = CounterResult((spent,), 0 if full else None)
+                if write and handle is not None:
+                    reserved.append(handle)
+                elif write and full and check.final:
+                    self.release_now(reserved, token)  # refused: reservations are void
+                    break
+                continue
             entry = self._logs.get(check.key)
             longest = check.longest
             if entry is not None:
@@ -76,6 +87,9 @@ class LocalVelocity:
 
     def release_now(self, keys: Sequence[str], token: str) -> None:
         for key in keys:
+            if is_budget_handle(key):
+                self.budgets.release(key)
+                continue
             entry = self._logs.get(key)
             if entry is None:
                 continue

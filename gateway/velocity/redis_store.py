@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from gateway.clock import Clock
 from gateway.logs import get_logger
+from gateway.spend.counters import is_budget_handle, release_command
 from gateway.velocity.batcher import Command, RedisBatcher, Reply
 from gateway.velocity.counters import CounterCheck, HitOutcome, OnError
 from gateway.velocity.fallback import fallback_outcome
@@ -155,7 +156,7 @@ class RedisVelocity:
             self.pending_releases.append((tuple(keys), token))
             return
         try:
-            await self.batcher.run([("ZREM", key, token) for key in keys])
+            await self.batcher.run(release_commands(keys, token))
         except (RedisError, OSError, TimeoutError) as exc:
             self.pending_releases.append((tuple(keys), token))
             self._failed(exc)
@@ -169,7 +170,7 @@ class RedisVelocity:
         if self._down():
             self.pending_releases.append((keys, token))
             return
-        future = self.batcher.submit([("ZREM", key, token) for key in keys])
+        future = self.batcher.submit(release_commands(keys, token))
 
         def done(f: asyncio.Future[list[Reply]]) -> None:
             if f.cancelled() or f.exception() is not None:
@@ -214,3 +215,8 @@ class RedisVelocity:
                 error=str(exc) or type(exc).__name__,
                 fallback=self.on_error,
             )
+
+
+def release_commands(handles: Sequence[str], token: str) -> list[Command]:
+    """ZREM of a `count: sent` token; a budget's handle gives its cost back."""
+    return [release_command(h) if is_budget_handle(h) else ("ZREM", h, token) for h in handles]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from gateway.spend.counters import BUDGET_LUA
 from gateway.velocity.counters import CounterCheck, CounterResult, HitOutcome
 
 # KEYS: one sorted set per counter, in rule order.
@@ -25,7 +26,9 @@ from gateway.velocity.counters import CounterCheck, CounterResult, HitOutcome
 # "flags|longest_ms|ms_1|limit_1|ms_2|limit_2..." (flags: "f" final, "r" reservation, "-").
 # Few, precomputed arguments: packing each argument is what costs the client (redis-py) most.
 # Returns per key reached: {over (0 = none, else 1-based window), count_1, ..., count_n}.
-VELOCITY_LUA = """
+VELOCITY_LUA = (
+    BUDGET_LUA
+    + """
 local now = tonumber(ARGV[1])
 local token = ARGV[2]
 local write = ARGV[3] == '1'
@@ -42,34 +45,47 @@ for k = 1, #KEYS do
   for v in string.gmatch(specs[k], '[^|]+') do f[#f + 1] = v end
   local flags = f[1]
   local final = string.find(flags, 'f', 1, true) ~= nil
-  local longest = tonumber(f[2])
-  local n = (#f - 2) / 2
-  if trim then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest)
-  end
-  local row = {0}
-  for w = 1, n do
-    local ms = tonumber(f[1 + 2 * w])
-    local limit = tonumber(f[2 + 2 * w])
-    local c = redis.call('ZCOUNT', key, '(' .. (now - ms), '+inf')
-    row[w + 1] = c
-    if row[1] == 0 and c >= limit then row[1] = w end
+  local row
+  local undo = nil
+  if string.find(flags, 'b', 1, true) then
+    -- a money budget (gateway/spend/counters.py): checked and reserved in one step
+    row, undo = budget_step(key, f, write)
+  else
+    local longest = tonumber(f[2])
+    local n = (#f - 2) / 2
+    if trim then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest)
+    end
+    row = {0}
+    for w = 1, n do
+      local ms = tonumber(f[1 + 2 * w])
+      local limit = tonumber(f[2 + 2 * w])
+      local c = redis.call('ZCOUNT', key, '(' .. (now - ms), '+inf')
+      row[w + 1] = c
+      if row[1] == 0 and c >= limit then row[1] = w end
+    end
+    if write and row[1] == 0 then
+      redis.call('ZADD', key, now, token)
+      redis.call('PEXPIRE', key, longest)
+      if string.find(flags, 'r', 1, true) then
+        undo = function() redis.call('ZREM', key, token) end
+      end
+    end
   end
   out[k] = row
   if write then
     if row[1] == 0 then
-      redis.call('ZADD', key, now, token)
-      redis.call('PEXPIRE', key, longest)
-      if string.find(flags, 'r', 1, true) then reserved[#reserved + 1] = key end
+      if undo then reserved[#reserved + 1] = undo end
     elseif final then
       -- refused here: reservations taken by earlier `count: sent` counters are void
-      for _, rkey in ipairs(reserved) do redis.call('ZREM', rkey, token) end
+      for _, give_back in ipairs(reserved) do give_back() end
       break
     end
   end
 end
 return out
 """
+)
 
 VELOCITY_SHA = hashlib.sha1(VELOCITY_LUA.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
 

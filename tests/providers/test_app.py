@@ -1,66 +1,29 @@
 """providers.setup(app): app[ROUTER], readiness, the sandbox endpoint and Twilio status callbacks.
 
-A small app holds only what setup() needs (settings, clock, metrics, readiness, a real HTTP
-session and a real Redis); the whole gateway is assembled in app.py by the same calls.
+A small app (`make_client`, tests/providers/conftest.py) holds only what setup() needs; the whole
+gateway is assembled in app.py by the same calls.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
-from redis.asyncio import Redis
 from yarl import URL
 
-from gateway import providers
-from gateway.appkeys import CLOCK, HTTP, METRICS, READINESS, REDIS, ROUTER, SETTINGS
-from gateway.clock import FakeClock
+from gateway.appkeys import CLOCK, METRICS, READINESS, REDIS, ROUTER
 from gateway.errors import AllProvidersFailed
-from gateway.health import Readiness
-from gateway.metrics import Metrics
 from gateway.models import OutboundSms
 from gateway.providers import ProviderRouter, delivery_status
 from gateway.providers.status import DELIVERY_TTL_S, delivery_key, twilio_signature
 from gateway.settings import Settings
+from tests.providers.conftest import Client, MakeClient
 from tests.providers.fakes import TWILIO_SID, TWILIO_TOKEN
 
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[[Settings], Awaitable[Client]]
 PUBLIC = "https://gw.example.com"
 CALLBACK = f"{PUBLIC}/providers/twilio/status"
-
-
-def app_for(settings: Settings, redis_url: str) -> web.Application:
-    app = web.Application()
-    app[SETTINGS] = settings
-    app[CLOCK] = FakeClock()
-    app[METRICS] = Metrics()
-    app[READINESS] = Readiness()
-
-    async def resources(app: web.Application) -> AsyncIterator[None]:
-        async with aiohttp.ClientSession() as session:
-            app[HTTP] = session
-            app[REDIS] = Redis.from_url(redis_url)
-            yield
-            await app[REDIS].aclose()
-
-    app.cleanup_ctx.append(resources)
-    providers.setup(app)
-    return app
-
-
-@pytest.fixture
-def make_client(aiohttp_client: Any, redis_url: str) -> MakeClient:
-    async def make(settings: Settings) -> Client:
-        client: Client = await aiohttp_client(app_for(settings, redis_url))
-        return client
-
-    return make
 
 
 def sandbox_settings(**extra: Any) -> Settings:
