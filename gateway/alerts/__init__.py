@@ -4,6 +4,7 @@
     incidents.py   which incidents are open, shared by replicas through Redis (told once each)
     notifiers.py   webhook (HMAC-signed), Slack, PagerDuty Events v2: an alert as one request
     dispatcher.py  Alerter: fire()/clear() from any stage, delivery off the request path
+    surge.py       refusals of a country, range or rule far above their own level
     stage.py       setup(app): the Alerter built at start-up as app[ALERTS]
     cli.py         `smsguard alerts test`
 

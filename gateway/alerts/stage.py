@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.alerts.dispatcher import Alerter
 from gateway.alerts.incidents import RedisIncidents
 from gateway.alerts.notifiers import build_notifier
+from gateway.alerts.surge import SurgeWatch
 from gateway.appkeys import ALERTS, CLOCK, HTTP, METRICS, REDIS, SETTINGS
 from gateway.settings import Settings
 
@@ -40,12 +41,17 @@ def setup(app: web.Application) -> None:
             dashboard_url(settings),
         )
         app[ALERTS] = instance
-        task = asyncio.create_task(instance.run(), name="alerts")
+        surge = SurgeWatch(app[REDIS], instance, clock, alerts.surge)
+        tasks = [
+            asyncio.create_task(instance.run(), name="alerts"),
+            asyncio.create_task(surge.run(), name="alerts-surge"),
+        ]
         try:
             yield
         finally:
             await instance.drain(_DRAIN_S)
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     app.cleanup_ctx.append(alerter)

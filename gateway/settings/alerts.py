@@ -89,8 +89,23 @@ NotifierSettings = Annotated[
 ]
 
 
+class SurgeSettings(Section):
+    """Refusals of one country, number range or rule far above their own recent level."""
+
+    # Refusals (blocked + dropped) counted over this many recent minutes...
+    window_minutes: int = Field(10, ge=1, le=60)
+    # ...against the same-length average of the last `baseline_hours` (0 refusals counts as 1).
+    baseline_hours: int = Field(24, ge=1, le=168)
+    factor: float = Field(5.0, gt=1)
+    # Fewer refusals than this in the window never alert, whatever the baseline.
+    min_refusals: int = Field(20, ge=1)
+    # How often the counts are looked at.
+    every_s: int = Field(60, ge=5, le=3600)
+
+
 class AlertsSettings(Section):
     notifiers: list[NotifierSettings] = []
+    surge: SurgeSettings = SurgeSettings()
     # The dashboard's base URL for links in alerts; default: server.public_url.
     dashboard_url: str | None = None
     # An incident not raised again for this long is over: a resolve message goes out.
