@@ -8,6 +8,7 @@ lists, invalid regexes ... each as `file:line:col: message`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -25,7 +26,10 @@ from gateway.policy.ruleset import (
     RuleSet,
     Velocity,
 )
+from gateway.policy.staged import READ_SIGNALS, STATE_OPERATORS, leaves
+from gateway.policy.statereads import StatePlan
 from gateway.policy.velocityspec import format_duration, parse_duration, parse_velocity
+from gateway.velocity import Window
 from gateway.yamlsrc import Locator, load_yaml
 
 # Names other modules import from here.
@@ -145,6 +149,7 @@ def load_rules(path: Path) -> RuleSet:
                 elif parsed_default is not None:
                     default = parsed_default
         problems.extend(ctx.problems)
+    rules, plan = _plan_state(rules)
     if problems:
         # In reading order: by file, then line and column (stable for problems without a line).
         problems.sort(key=lambda p: (p.location.file, p.location.line, p.location.col))
@@ -155,7 +160,27 @@ def load_rules(path: Path) -> RuleSet:
         lists=lists,
         files=tuple(str(f) for f in files),
         version=digest.hexdigest()[:12],
+        state=plan,
     )
+
+
+def _plan_state(rules: list[Rule]) -> tuple[list[Rule], StatePlan | None]:
+    """The reads the rules need in their decision script; learned limits point at their value."""
+    learned = [x for r in rules if r.velocity for x in r.velocity.learned if x is not None]
+    plan = StatePlan.build([name for r in rules for name in r.reads], learned)
+    if plan is None:
+        return rules, None
+    out: list[Rule] = []
+    for rule in rules:
+        vel = rule.velocity
+        if vel is not None and any(vel.learned):
+            windows = tuple(
+                Window(w.seconds, w.limit, plan.learned[x]) if x is not None else w
+                for w, x in zip(vel.windows, vel.learned, strict=True)
+            )
+            rule = dataclasses.replace(rule, velocity=dataclasses.replace(vel, windows=windows))
+        out.append(rule)
+    return out, plan
 
 
 def _parse_rule(raw: object, ctx: ParseContext, path: YamlPath) -> Rule | None:
@@ -187,6 +212,13 @@ def _parse_rule(raw: object, ctx: ParseContext, path: YamlPath) -> Rule | None:
     condition = None
     if "conditions" in raw:
         condition = parse_condition(raw["conditions"], ctx, (*path, "conditions"))
+        for leaf in leaves(condition) if condition is not None else ():
+            if leaf.signal in READ_SIGNALS and leaf.key not in STATE_OPERATORS:
+                ctx.error(
+                    (*path, "conditions"),
+                    f"{leaf.signal} is read during the decision: test it with "
+                    f"{', '.join(sorted(STATE_OPERATORS))}, not {leaf.key}",
+                )
     velocity = (
         parse_velocity(raw["velocity"], ctx, (*path, "velocity")) if "velocity" in raw else None
     )
