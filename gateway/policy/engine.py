@@ -93,7 +93,9 @@ class RuleEngine:
         # Completion feedback is connected: outcome signals are read in the decision script
         # (else they are unknown, and rules can test `feedback.configured: false`).
         self.feedback_configured = feedback_configured
-        self._feedback_keys = FeedbackKeys(store.keys)
+        self.feedback_keys = FeedbackKeys(store.keys)
+        # Told of every message sent (the adaptive watcher's candidates); cheap, synchronous.
+        self.on_sent: Callable[[Signals], None] | None = None
         self.overrides = overrides
         self.clock = clock
         self.metrics = metrics
@@ -210,6 +212,8 @@ class RuleEngine:
         self, sms: SmsRequest, signals: Signals, decision: Decision, sent: bool
     ) -> None:
         """After the send attempt: give back `count: sent` reservations of a message not sent."""
+        if sent and self.on_sent is not None:
+            self.on_sent(signals)
         reservation = self._reservations.pop(id(decision), None)
         if reservation is not None and reservation.decision is not decision:
             self._reservations[id(decision)] = reservation  # not ours (cannot happen: held)
@@ -237,7 +241,7 @@ class RuleEngine:
                 reads = (
                     plan.given(signals)
                     if isinstance(self.store, LocalVelocity)
-                    else plan.reads(signals, self._feedback_keys)
+                    else plan.reads(signals, self.feedback_keys)
                 )
         for rule in rs.rules:
             if stopped_by is not None:

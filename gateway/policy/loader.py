@@ -13,6 +13,7 @@ import hashlib
 from pathlib import Path
 
 from gateway.errors import ConfigError, Location, Problem
+from gateway.policy.autoblockspec import AutoBlock, parse_auto_blocks
 from gateway.policy.budget import parse_budget
 from gateway.policy.conditions import DefinedList, ParseContext, YamlPath, parse_condition
 from gateway.policy.listdefs import load_list_definitions
@@ -58,7 +59,7 @@ RULE_KEYS = (
     "mode",
     "tags",
 )
-FILE_KEYS = ("lists", "rules", "default")
+FILE_KEYS = ("lists", "rules", "default", "auto_blocks")
 
 
 def rule_files(path: Path) -> list[Path]:
@@ -117,6 +118,7 @@ def load_rules(path: Path) -> RuleSet:
         load_list_definitions(file, data.get("lists"), ctx, digest)
 
     rules: list[Rule] = []
+    auto_blocks: list[AutoBlock] = []
     seen: dict[str, Location] = {}
     default: DefaultAction | None = None
     for _file, data, ctx in contexts:
@@ -138,6 +140,8 @@ def load_rules(path: Path) -> RuleSet:
                 rule = _parse_rule(raw_rule, ctx, ("rules", i))
                 if rule is not None and not duplicate:
                     rules.append(rule)
+            if "auto_blocks" in data:
+                auto_blocks += parse_auto_blocks(data["auto_blocks"], ctx)
             if "default" in data:
                 parsed_default = _parse_default(data["default"], ctx)
                 if default is not None and default.location is not None:
@@ -161,6 +165,7 @@ def load_rules(path: Path) -> RuleSet:
         files=tuple(str(f) for f in files),
         version=digest.hexdigest()[:12],
         state=plan,
+        auto_blocks=tuple(auto_blocks),
     )
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from gateway.errors import Location
 from gateway.logs import mask_phone
 from gateway.policy.budget import Budget
 from gateway.policy.conditions import Condition, DefinedList
 from gateway.policy.signalnames import Getter
+
+if TYPE_CHECKING:
+    from gateway.policy.autoblockspec import AutoBlock
 from gateway.policy.staged import state_signals
 from gateway.policy.statereads import Learned, StatePlan
 from gateway.signals import Signals
@@ -118,6 +121,8 @@ class RuleSet:
     version: str  # hash of every file read (rules and lists)
     # What the decision script reads for the rules naming outcome signals (None: nothing).
     state: StatePlan | None = None
+    # `auto_blocks:` of the rule files (the adaptive watcher applies them).
+    auto_blocks: tuple[AutoBlock, ...] = ()
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
