@@ -505,7 +505,7 @@ class RuleEngine:
             base = state[at - 1] if 0 < at <= len(state) else None
             limit = (
                 f"learned limit {int(value) if value is not None else window.limit} "
-                f"(floor {learned.floor}, {learned.factor:g} x busiest verified day "
+                f"({learned.floor} + {learned.factor:g} x busiest verified day "
                 f"{int(base) if base is not None else 0})"
             )
         text = (

@@ -42,7 +42,7 @@ DIMENSION_VALUES: dict[str, Callable[[Signals], str | None]] = {
 
 @dataclass(frozen=True)
 class Learned:
-    """A limit learned from verified history: max(floor, ceil(factor x the base signal))."""
+    """A limit learned from verified history: floor + ceil(factor x the base signal)."""
 
     factor: float
     floor: int

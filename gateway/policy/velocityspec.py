@@ -112,7 +112,7 @@ LEARNED_BASES = {
 def _learned(
     limit: dict[object, object], key_raw: object, ctx: ParseContext, path: YamlPath
 ) -> Learned | None:
-    """`learned: {factor: F, floor: N}`: max(N, F x the busiest day of verified logins in 14)."""
+    """`learned: {factor: F, floor: N}`: N + F x the busiest day of verified logins in 14."""
     raw = limit["learned"]
     base = (
         LEARNED_BASES.get(key_raw[0]) if isinstance(key_raw, list) and len(key_raw) == 1 else None

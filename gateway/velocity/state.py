@@ -14,7 +14,7 @@ Reads (`StateReads.ops`, `;`-separated, each pushes one value V[i], 1-based; unk
     m,k,step,n,f1[,f2]  the same buckets: the largest one's total
     q,i,j               V[i] / V[j] (unknown when either is unknown or V[j] is 0)
     d,i,j               max(0, V[i] - V[j])
-    l,i,factor,floor    max(floor, ceil(factor * V[i])) (V[i] unknown counts as 0)
+    l,i,factor,floor    floor + ceil(factor * V[i]) (V[i] unknown counts as 0)
 Read keys come first in KEYS; the counters' keys follow them.
 
 Guards (after `~` in a counter's spec): a postfix program over V, true when the counter applies:
@@ -81,7 +81,7 @@ if ARGV[5] and ARGV[5] ~= '' then
       if p and d then x = math.max(0, p - d) end
     elseif o == 'l' then
       local b = V[tonumber(a[2])] or 0
-      x = math.max(tonumber(a[4]), math.ceil(tonumber(a[3]) * b))
+      x = tonumber(a[4]) + math.ceil(tonumber(a[3]) * b)
     end
     V[#V + 1] = x
   end
@@ -126,7 +126,7 @@ def run_ops(ops: str, given: Sequence[StateValue]) -> list[StateValue]:
         if known is None and a[0] in ("q", "d", "l"):
             p = values[int(a[1]) - 1]
             if a[0] == "l":
-                x = max(float(a[3]), math.ceil(float(a[2]) * (p or 0.0)))
+                x = float(a[3]) + math.ceil(float(a[2]) * (p or 0.0))
             else:
                 d = values[int(a[2]) - 1]
                 if a[0] == "q" and p is not None and d:
