@@ -16,6 +16,7 @@ from gateway.policy.engine import RuleEngine
 from gateway.policy.loader import load_rules
 from gateway.velocity import CounterKeys, LocalVelocity, RedisVelocity
 from tests.policy.helpers import signals, sms, write_rules
+from tests.velocity.helpers import commandstats
 
 T0 = 1_700_000_000.0
 SECRET = b"outcome-test-secret"
@@ -164,3 +165,26 @@ async def test_local_counters_use_the_state_a_rule_test_gives(tmp_path: Path) ->
     )
     actions = [(await engine.decide(sms(), given)).action for _ in range(5)]
     assert actions == [Action.ALLOW] * 4 + [Action.BLOCK]
+
+
+async def test_the_shipped_rules_with_feedback_make_one_redis_call_per_decision(
+    redis: Redis,
+) -> None:
+    """Shipped rules, feedback on: each decision is one EVALSHA and nothing else (commandstats)."""
+    clock = FakeClock(T0)
+    store = RedisVelocity(redis, clock=clock)
+    await store.start(SECRET)
+    rules = load_rules(Path(__file__).parents[2] / "rules")
+    assert rules.state is not None  # the shipped rules read outcome signals
+    engine = RuleEngine(rules, store, clock=clock, feedback_configured=True)
+    before = await commandstats(redis)
+    for n in range(20):
+        e164 = f"+4474001234{n:02d}"
+        await engine.decide(sms(e164), signals(e164=e164))
+    after = await commandstats(redis)
+    calls = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    assert calls.pop("evalsha") == 20
+    assert calls.pop("info") == 1  # the first commandstats read itself
+    # Commands the script runs inside its one call count too; nothing else was sent.
+    inside = {"exists", "hmget", "zcount", "zadd", "pexpire", "zremrangebyscore", "zrem"}
+    assert {k for k, v in calls.items() if v} <= inside
