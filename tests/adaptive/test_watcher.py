@@ -1,4 +1,4 @@
-"""The auto-block watcher on a real Redis: feedback counters in, overrides, alerts and counts out."""
+"""The auto-block watcher on a real Redis: feedback counters in; overrides, alerts, counts out."""
 
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ async def test_a_range_whose_codes_are_used_is_not_blocked(redis: Redis) -> None
 
 async def test_in_shadow_the_block_is_only_recorded(redis: Redis) -> None:
     """Shadow: no override; the audit log says it would have auto-blocked, with the figures."""
-    watcher, overrides, alerts, metrics = await _setup(redis, shadow=True)
+    watcher, overrides, _, metrics = await _setup(redis, shadow=True)
     await watcher.tick()
     assert overrides.active() == []
     [note] = await overrides.audit()
@@ -133,5 +133,5 @@ async def test_lifting_the_block_clears_its_alert(redis: Redis) -> None:
     await overrides.remove(block.id, author="alice", reason="a real customer's range")
     await watcher.tick()
     assert alerts.cleared == ["auto-block:prefix:9989141"]
-    [lifted, added] = await overrides.audit()
+    lifted, _added = await overrides.audit()
     assert (lifted["change"], lifted["author"]) == ("remove", "alice")
