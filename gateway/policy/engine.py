@@ -388,33 +388,23 @@ class RuleEngine:
                 if not check.key:  # a rule without counters, its condition held on the state
                     _fill(trace, rule.id, True, _why(rule, signals), explain)
                     reason = _with_state(rule, signals)
-                    if decision is not None:
+                else:
+                    assert rule.velocity is not None
+                    assert values is not None
+                    counts = ""
+                    if explain:
+                        counts = self._counts(rule, values, result)
+                        if outcome.fallback:
+                            counts += f" [redis unavailable: {outcome.fallback}]"
+                    if not result.exceeded:
+                        if check.reserve and write:
+                            reserved.append(check.key)
+                        _fill(trace, rule.id, False, f"under limit: {counts}", explain)
                         continue
-                    if rule.shadow:
-                        shadow.append(ShadowHit(rule.id, rule.action, reason))
-                        continue
-                    if rule.action == "tag":
-                        tags.extend(rule.tags)
-                        continue
-                    decided_by = rule
-                    decision = _decide(rule, reason)
-                    if not explain:
-                        break
-                    continue
-                assert rule.velocity is not None
-                assert values is not None
-                counts = ""
-                if explain:
-                    counts = self._counts(rule, values, result)
-                    if outcome.fallback:
-                        counts += f" [redis unavailable: {outcome.fallback}]"
-                if not result.exceeded:
-                    if check.reserve and write:
-                        reserved.append(check.key)
-                    _fill(trace, rule.id, False, f"under limit: {counts}", explain)
-                    continue
-                reason = self._reason(rule, values, result, outcome.fallback, outcome.state, plan)
-                _fill(trace, rule.id, True, f"over limit: {counts}", explain)
+                    reason = self._reason(
+                        rule, values, result, outcome.fallback, outcome.state, plan
+                    )
+                    _fill(trace, rule.id, True, f"over limit: {counts}", explain)
             else:
                 if rule.reads and reads is not None and not _holds(rule, signals):
                     continue  # (tag or shadow rules over state: decided here, not in the script)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from redis.asyncio import Redis
 
 from gateway.adaptive.figures import FeedbackFigures
@@ -51,14 +48,6 @@ class Recorded:
 
     def clear(self, key: str) -> None:
         self.cleared.append(key)
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client: Redis = Redis.from_url(redis_url)
-    await client.flushdb()
-    yield client
-    await client.aclose()
 
 
 async def _setup(

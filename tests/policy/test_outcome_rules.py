@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from redis.asyncio import Redis
 
 from gateway.clock import FakeClock
@@ -49,14 +47,6 @@ rules:
     velocity: {key: ip, limits: [{max: 100, per: 1h}]}
     action: block
 """
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client: Redis = Redis.from_url(redis_url)
-    await client.flushdb()
-    yield client
-    await client.aclose()
 
 
 def _feedback(redis: Redis) -> FeedbackStore:
