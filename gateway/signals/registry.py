@@ -216,9 +216,6 @@ _DECLARED = (
         "the body matches the expected OTP template",
     ),
     request("body.code_length", "int", "code_length", "digits in the one-time code"),
-    # Set by conversion feedback when it knows the recipient completed a login before; absent
-    # (unknown) until then. Budgets may exempt these recipients (`exempt: verified_recipients`).
-    state("recipient.verified", "bool", "the recipient completed a login before (feedback)"),
 )
 
 # What became of earlier codes (completion feedback): one family, see `outcomes`.
