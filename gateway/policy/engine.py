@@ -15,6 +15,7 @@ The full trace (every rule, matched or not and why) is built only with `explain=
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections import OrderedDict
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from gateway.policy.statereads import StatePlan
 from gateway.policy.summary import PolicySummary, RuleInfo, describe_rules
 from gateway.settings import PricesSettings
 from gateway.signals import Signals
-from gateway.signals.outcomes import CONFIGURED
+from gateway.signals.outcomes import CONFIGURED, VERIFIED
 from gateway.spend.rates import load_rates
 from gateway.velocity import (
     CounterCheck,
@@ -274,6 +275,15 @@ class RuleEngine:
                         why = "exempt or its key unknown: not counted"
                         trace.append(TraceStep(rule.id, False, f"budget: {why}"))
                     continue
+                verified = plan.index.get(VERIFIED) if plan is not None and reads else None
+                if rule.budget.exempt_verified and verified is not None:
+                    # the marker is read in the script: the exemption is decided there
+                    c = hit.check
+                    guarded = CounterCheck(
+                        c.key, (), c.final, reserve=True, longest=c.longest, spec=c.spec,
+                        guard=f"v{verified} #1.0 = !",
+                    )  # fmt: skip
+                    hit = dataclasses.replace(hit, check=guarded)
                 budgets[rule.id] = hit
                 checks.append(hit.check)
                 matched.append((rule, hit.check, [hit.value]))
@@ -346,10 +356,14 @@ class RuleEngine:
                 check = maybe_check
                 result = outcome.results[j]
                 j += 1
-                assert values is not None
                 if result is None:
                     detail = "not reached (an earlier velocity rule refused)"
                     _fill(trace, rule.id, False, detail, explain)
+                    continue
+                if check.guard and not (result.exceeded or result.counts):
+                    # its condition on the state read in the script did not hold: not counted
+                    why = rule.condition.explain(signals) if rule.condition else "exempt"
+                    _fill(trace, rule.id, False, why, explain)
                     continue
                 hit = budgets.get(rule.id)
                 if hit is not None:
@@ -367,29 +381,10 @@ class RuleEngine:
                     if outcome.fallback == "block":
                         reason = f"budget store unavailable (redis.on_error=block): {rule.id}"
                     _fill(trace, rule.id, True, f"budget reached: {hit.show(spent)}", explain)
-                else:
-                    counts = ""
-                    if explain:
-                        counts = self._counts(rule, values, result)
-                        if outcome.fallback:
-                            counts += f" [redis unavailable: {outcome.fallback}]"
-                    if not result.exceeded:
-                        if check.reserve and write:
-                            reserved.append(check.key)
-                        _fill(trace, rule.id, False, f"under limit: {counts}", explain)
-                        continue
-                    reason = self._reason(rule, values, result, outcome.fallback)
-                    _fill(trace, rule.id, True, f"over limit: {counts}", explain)
-                if check.guard and not (result.exceeded or result.counts):
-                    cond = rule.condition
-                    assert cond is not None
-                    _fill(trace, rule.id, False, cond.explain(signals), explain)
-                    continue
-                if not check.key:  # a rule without counters, its condition held on the state
+                elif not check.key:  # a rule without counters, its condition held on the state
                     _fill(trace, rule.id, True, _why(rule, signals), explain)
                     reason = _with_state(rule, signals)
                 else:
-                    assert rule.velocity is not None
                     assert values is not None
                     counts = ""
                     if explain:

@@ -30,6 +30,7 @@ from gateway.policy.ruleset import (
 from gateway.policy.staged import READ_SIGNALS, STATE_OPERATORS, leaves
 from gateway.policy.statereads import StatePlan
 from gateway.policy.velocityspec import format_duration, parse_duration, parse_velocity
+from gateway.signals.outcomes import VERIFIED
 from gateway.velocity import Window
 from gateway.yamlsrc import Locator, load_yaml
 
@@ -172,7 +173,10 @@ def load_rules(path: Path) -> RuleSet:
 def _plan_state(rules: list[Rule]) -> tuple[list[Rule], StatePlan | None]:
     """The reads the rules need in their decision script; learned limits point at their value."""
     learned = [x for r in rules if r.velocity for x in r.velocity.learned if x is not None]
-    plan = StatePlan.build([name for r in rules for name in r.reads], learned)
+    names = [name for r in rules for name in r.reads]
+    # a budget exempting verified recipients reads the feedback marker in the script too
+    names += [VERIFIED for r in rules if r.budget is not None and r.budget.exempt_verified]
+    plan = StatePlan.build(names, learned)
     if plan is None:
         return rules, None
     out: list[Rule] = []

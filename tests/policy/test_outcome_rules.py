@@ -178,3 +178,35 @@ async def test_the_shipped_rules_with_feedback_make_one_redis_call_per_decision(
     # Commands the script runs inside its one call count too; nothing else was sent.
     inside = {"exists", "hmget", "zcount", "zadd", "pexpire", "zremrangebyscore", "zrem"}
     assert {k for k, v in calls.items() if v} <= inside
+
+
+async def test_a_budget_exempting_verified_recipients_reads_the_marker_in_the_script(
+    redis: Redis, tmp_path: Path
+) -> None:
+    """Feedback on: a number that logged in is not counted by `exempt: verified_recipients`."""
+    clock = FakeClock(T0)
+    text = """
+rules:
+  - id: budget-kg
+    description: SMS to Kyrgyzstan
+    conditions: {signal: phone.country, in: [KG]}
+    budget: {key: country, max: 0.10, per: day, exempt: verified_recipients}
+    action: block
+"""
+    engine = await _engine(redis, tmp_path, text, clock)
+    fb = _feedback(redis)
+    e164 = "+996555123456"
+    await fb.record_sent([Sent(SendDims(e164=e164, cc="KG"), T0 - 100, "c0")], T0)
+    await fb.apply([Completion(e164, T0 - 50)], T0)
+    kg = signals(phone_country="KG", e164=e164, calling_code=996)
+    for _ in range(5):
+        decision = await engine.decide(sms(e164), kg)
+        assert decision.action is Action.ALLOW
+        await engine.settle(sms(e164), kg, decision, True)
+    other = signals(phone_country="KG", e164="+996555000111", calling_code=996)
+    actions = []
+    for _ in range(3):
+        decision = await engine.decide(sms("+996555000111"), other)
+        actions.append(decision.action)
+        await engine.settle(sms("+996555000111"), other, decision, True)
+    assert actions[-1] is Action.BLOCK
