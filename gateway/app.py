@@ -26,6 +26,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from gateway import (
+    adaptive,
     dashboard,
     events,
     feedback,
@@ -126,6 +127,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     policy.setup(app)
     events.setup(app)
     feedback.setup(app)  # before the path and the PIN step: both call app[FEEDBACK]
+    adaptive.setup(app)  # after the policy and the overrides it watches with
     pipeline.setup(app)
     pin.setup(app)
     dashboard.setup(app)

@@ -126,6 +126,13 @@ class Metrics:
             ["rule"],
             registry=r,
         )
+        self.auto_blocks = Counter(
+            "smsguard_auto_blocks",
+            "Destinations blocked automatically (conversion collapsed), by auto_blocks entry and "
+            "mode (enforce, shadow)",
+            ["rule", "mode"],
+            registry=r,
+        )
         self.pin_attempts = Counter(
             "smsguard_pin_attempts", "PIN verifications by result", ["result"], registry=r
         )

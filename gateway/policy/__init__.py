@@ -127,6 +127,7 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
         overrides=app.get(OVERRIDES),
         alerts=app.get(ALERTS),
         pricing=spend.pricing if (spend := app.get(SPEND)) is not None else None,
+        feedback_configured=settings.feedback.log_stream.authorization is not None,
     )
     app[POLICY] = engine
     log.info("rules_loaded", version=engine.version, rules=len(rules.rules), path=str(path))

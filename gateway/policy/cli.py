@@ -235,7 +235,9 @@ async def _explain(
             unreadable = f"{type(exc).__name__}: {exc}"
             counters = "counters: NOT READ (redis unreachable): velocity rules shown as empty"
     try:
-        engine = RuleEngine(rules, store, clock=clock)
+        # As the gateway would: outcome signals read (from Redis) when feedback is connected.
+        configured = settings.feedback.log_stream.authorization is not None
+        engine = RuleEngine(rules, store, clock=clock, feedback_configured=configured)
         decision = await engine.explain(sms, signals)
     finally:
         if isinstance(store, RedisVelocity):

@@ -15,6 +15,7 @@ The full trace (every rule, matched or not and why) is built only with `explain=
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,16 +26,28 @@ from typing import TYPE_CHECKING
 from gateway.alerts.model import Alert, AlertSink, Severity
 from gateway.clock import Clock
 from gateway.errors import ConfigError, Location, Problem
+from gateway.feedback.keys import FeedbackKeys
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.models import Action, Decision, ShadowHit, SmsRequest, TraceStep
 from gateway.policy.budget import BudgetHit, BudgetPricing
 from gateway.policy.loader import Rule, RuleSet, format_duration, load_rules
+from gateway.policy.staged import compile_guard, residual
+from gateway.policy.statereads import StatePlan
 from gateway.policy.summary import PolicySummary, RuleInfo, describe_rules
 from gateway.settings import PricesSettings
 from gateway.signals import Signals
+from gateway.signals.outcomes import CONFIGURED, VERIFIED
 from gateway.spend.rates import load_rates
-from gateway.velocity import CounterCheck, CounterResult, HitOutcome, VelocityStore
+from gateway.velocity import (
+    CounterCheck,
+    CounterResult,
+    HitOutcome,
+    LocalVelocity,
+    StateReads,
+    StateValue,
+    VelocityStore,
+)
 
 if TYPE_CHECKING:
     from gateway.overrides import Overrides
@@ -72,11 +85,18 @@ class RuleEngine:
         overrides: Overrides | None = None,
         alerts: AlertSink | None = None,
         pricing: BudgetPricing | None = None,
+        feedback_configured: bool = False,
     ) -> None:
         self.store = store
         self.alerts = alerts
         # Prices and routes for `budget:` rules; by default the shipped prices, one route.
         self.pricing = pricing or BudgetPricing(load_rates(PricesSettings()), lambda _c: "default")
+        # Completion feedback is connected: outcome signals are read in the decision script
+        # (else they are unknown, and rules can test `feedback.configured: false`).
+        self.feedback_configured = feedback_configured
+        self.feedback_keys = FeedbackKeys(store.keys)
+        # Told of every message sent (the adaptive watcher's candidates); cheap, synchronous.
+        self.on_sent: Callable[[Signals], None] | None = None
         self.overrides = overrides
         self.clock = clock
         self.metrics = metrics
@@ -193,6 +213,8 @@ class RuleEngine:
         self, sms: SmsRequest, signals: Signals, decision: Decision, sent: bool
     ) -> None:
         """After the send attempt: give back `count: sent` reservations of a message not sent."""
+        if sent and self.on_sent is not None:
+            self.on_sent(signals)
         reservation = self._reservations.pop(id(decision), None)
         if reservation is not None and reservation.decision is not decision:
             self._reservations[id(decision)] = reservation  # not ours (cannot happen: held)
@@ -210,6 +232,18 @@ class RuleEngine:
         budgets: dict[str, BudgetHit] = {}
         stopped_by: Rule | None = None
         now = self.clock.time()
+        plan = rs.state
+        reads: StateReads | None = None
+        if plan is not None:
+            configured = signals.state.get(CONFIGURED, self.feedback_configured)
+            signals = signals.with_state({CONFIGURED: configured})
+            if configured is True:
+                # Read in the script (Redis), or given by the caller (rule tests, local counters)
+                reads = (
+                    plan.given(signals)
+                    if isinstance(self.store, LocalVelocity)
+                    else plan.reads(signals, self.feedback_keys)
+                )
         for rule in rs.rules:
             if stopped_by is not None:
                 if explain:
@@ -218,7 +252,16 @@ class RuleEngine:
                     )
                 continue
             cond = rule.condition
-            if cond is not None and not cond.matches(signals):
+            guard = ""
+            if cond is not None and rule.reads and reads is not None:
+                left = residual(cond, signals)
+                if left is False:
+                    if explain:
+                        trace.append(TraceStep(rule.id, False, cond.explain(signals)))
+                    continue
+                if not isinstance(left, bool) and plan is not None:
+                    guard = compile_guard(left, plan.index.__getitem__)
+            elif cond is not None and not cond.matches(signals):
                 if explain:
                     trace.append(TraceStep(rule.id, False, cond.explain(signals)))
                 continue
@@ -232,11 +275,34 @@ class RuleEngine:
                         why = "exempt or its key unknown: not counted"
                         trace.append(TraceStep(rule.id, False, f"budget: {why}"))
                     continue
+                verified = plan.index.get(VERIFIED) if plan is not None and reads else None
+                if rule.budget.exempt_verified and verified is not None:
+                    # the marker is read in the script: the exemption is decided there
+                    c = hit.check
+                    guarded = CounterCheck(
+                        c.key, (), c.final, reserve=True, longest=c.longest, spec=c.spec,
+                        guard=f"v{verified} #1.0 = !",
+                    )  # fmt: skip
+                    hit = dataclasses.replace(hit, check=guarded)
                 budgets[rule.id] = hit
                 checks.append(hit.check)
                 matched.append((rule, hit.check, [hit.value]))
                 if explain:
                     trace.append(TraceStep(rule.id, False, "pending"))  # filled in below
+                continue
+            if vel is not None and any(vel.learned) and reads is None:
+                if explain:
+                    trace.append(
+                        TraceStep(rule.id, False, "learned limit: no feedback, not counted")
+                    )
+                continue
+            if vel is None and guard:
+                # Decided by the state read in the script: a refusal there stops the counters.
+                check = CounterCheck("", (), rule.final, guard=guard)
+                checks.append(check)
+                matched.append((rule, check, None))
+                if explain:
+                    trace.append(TraceStep(rule.id, False, "pending"))
                 continue
             if vel is None:
                 matched.append((rule, None, None))
@@ -259,6 +325,7 @@ class RuleEngine:
                 reserve=vel.count == "sent",
                 longest=rule.longest_window,
                 spec=rule.counter_spec,
+                guard=guard,
             )
             checks.append(check)
             matched.append((rule, check, values))
@@ -267,14 +334,16 @@ class RuleEngine:
 
         outcome = HitOutcome(())
         token = ""
-        if checks:
+        if checks or reads is not None:
             if write:
                 token = os.urandom(8).hex()
-                outcome = await self.store.hit(checks, token, now)
+                outcome = await self.store.hit(checks, token, now, reads=reads)
             else:
-                outcome = await self.store.peek(checks, now)
+                outcome = await self.store.peek(checks, now, reads=reads)
             if outcome.fallback and self.metrics:
                 self.metrics.redis_fallbacks.labels(mode=outcome.fallback).inc()
+        if plan is not None and reads is not None:
+            signals = signals.with_state(plan.named(outcome.state))
 
         shadow: list[ShadowHit] = []
         tags: list[str] = []
@@ -287,10 +356,14 @@ class RuleEngine:
                 check = maybe_check
                 result = outcome.results[j]
                 j += 1
-                assert values is not None
                 if result is None:
                     detail = "not reached (an earlier velocity rule refused)"
                     _fill(trace, rule.id, False, detail, explain)
+                    continue
+                if check.guard and not (result.exceeded or result.counts):
+                    # its condition on the state read in the script did not hold: not counted
+                    why = rule.condition.explain(signals) if rule.condition else "exempt"
+                    _fill(trace, rule.id, False, why, explain)
                     continue
                 hit = budgets.get(rule.id)
                 if hit is not None:
@@ -308,7 +381,11 @@ class RuleEngine:
                     if outcome.fallback == "block":
                         reason = f"budget store unavailable (redis.on_error=block): {rule.id}"
                     _fill(trace, rule.id, True, f"budget reached: {hit.show(spent)}", explain)
+                elif not check.key:  # a rule without counters, its condition held on the state
+                    _fill(trace, rule.id, True, _why(rule, signals), explain)
+                    reason = _with_state(rule, signals)
                 else:
+                    assert values is not None
                     counts = ""
                     if explain:
                         counts = self._counts(rule, values, result)
@@ -319,10 +396,14 @@ class RuleEngine:
                             reserved.append(check.key)
                         _fill(trace, rule.id, False, f"under limit: {counts}", explain)
                         continue
-                    reason = self._reason(rule, values, result, outcome.fallback)
+                    reason = self._reason(
+                        rule, values, result, outcome.fallback, outcome.state, plan
+                    )
                     _fill(trace, rule.id, True, f"over limit: {counts}", explain)
             else:
-                reason = rule.description
+                if rule.reads and reads is not None and not _holds(rule, signals):
+                    continue  # (tag or shadow rules over state: decided here, not in the script)
+                reason = _with_state(rule, signals) if rule.reads else rule.description
             if decision is not None:
                 continue  # explain mode: trace after the deciding rule
             if rule.shadow:
@@ -331,14 +412,8 @@ class RuleEngine:
             if rule.action == "tag":
                 tags.extend(rule.tags)
                 continue
-            action = _ACTIONS[rule.action]
             decided_by = rule
-            decision = Decision(
-                action,
-                rule_id=rule.id,
-                reason=reason,
-                status=rule.status if action is Action.BLOCK else 200,
-            )
+            decision = _decide(rule, reason)
             if not explain:
                 break
         if decision is None:
@@ -392,7 +467,14 @@ class RuleEngine:
         return f"{rule.velocity.describe(values)}: {wins}"
 
     @staticmethod
-    def _reason(rule: Rule, values: list[str], result: CounterResult, fallback: str | None) -> str:
+    def _reason(
+        rule: Rule,
+        values: list[str],
+        result: CounterResult,
+        fallback: str | None,
+        state: tuple[StateValue, ...] = (),
+        plan: StatePlan | None = None,
+    ) -> str:
         vel = rule.velocity
         assert vel is not None
         assert result.over is not None
@@ -400,9 +482,20 @@ class RuleEngine:
         count = result.counts[result.over]
         verb = "sent" if vel.count == "sent" else "made"
         noun = "" if vel.count == "sent" else " attempts"
+        limit = f"limit {window.limit}"
+        learned = vel.learned[result.over] if vel.learned else None
+        if learned is not None:
+            value = state[window.source - 1] if window.source <= len(state) else None
+            at = plan.index.get(learned.base, 0) if plan is not None else 0
+            base = state[at - 1] if 0 < at <= len(state) else None
+            limit = (
+                f"learned limit {int(value) if value is not None else window.limit} "
+                f"({learned.floor} + {learned.factor:g} x busiest verified day "
+                f"{int(base) if base is not None else 0})"
+            )
         text = (
             f"{vel.describe(values)} {verb} {count}{noun} in {format_duration(window.seconds)}, "
-            f"limit {window.limit}"
+            f"{limit}"
         )
         if fallback == "block":
             text = f"velocity store unavailable (redis.on_error=block): {rule.id}"
@@ -414,6 +507,32 @@ class RuleEngine:
         self._reservations[id(reservation.decision)] = reservation
         if len(self._reservations) > self._max_reservations:
             self._reservations.popitem(last=False)  # never settled: keep the count (fail closed)
+
+
+def _decide(rule: Rule, reason: str) -> Decision:
+    action = _ACTIONS[rule.action]
+    return Decision(
+        action,
+        rule_id=rule.id,
+        reason=reason,
+        status=rule.status if action is Action.BLOCK else 200,
+    )
+
+
+def _holds(rule: Rule, signals: Signals) -> bool:
+    return rule.condition is None or rule.condition.matches(signals)
+
+
+def _with_state(rule: Rule, signals: Signals) -> str:
+    """The description with the figures it was decided on ("... (phone.range4.sent.1h=212)")."""
+    shown = []
+    for name in rule.reads:
+        value = signals.state.get(name)
+        if isinstance(value, float):
+            shown.append(f"{name}={value:.2f}")
+        else:
+            shown.append(f"{name}={'unknown' if value is None else value}")
+    return f"{rule.description} ({', '.join(shown)})"
 
 
 def _why(rule: Rule, signals: Signals) -> str:

@@ -8,10 +8,12 @@ lists, invalid regexes ... each as `file:line:col: message`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
 from gateway.errors import ConfigError, Location, Problem
+from gateway.policy.autoblockspec import AutoBlock, parse_auto_blocks
 from gateway.policy.budget import parse_budget
 from gateway.policy.conditions import DefinedList, ParseContext, YamlPath, parse_condition
 from gateway.policy.listdefs import load_list_definitions
@@ -25,7 +27,11 @@ from gateway.policy.ruleset import (
     RuleSet,
     Velocity,
 )
+from gateway.policy.staged import READ_SIGNALS, STATE_OPERATORS, leaves
+from gateway.policy.statereads import StatePlan
 from gateway.policy.velocityspec import format_duration, parse_duration, parse_velocity
+from gateway.signals.outcomes import VERIFIED
+from gateway.velocity import Window
 from gateway.yamlsrc import Locator, load_yaml
 
 # Names other modules import from here.
@@ -54,7 +60,7 @@ RULE_KEYS = (
     "mode",
     "tags",
 )
-FILE_KEYS = ("lists", "rules", "default")
+FILE_KEYS = ("lists", "rules", "default", "auto_blocks")
 
 
 def rule_files(path: Path) -> list[Path]:
@@ -113,6 +119,7 @@ def load_rules(path: Path) -> RuleSet:
         load_list_definitions(file, data.get("lists"), ctx, digest)
 
     rules: list[Rule] = []
+    auto_blocks: list[AutoBlock] = []
     seen: dict[str, Location] = {}
     default: DefaultAction | None = None
     for _file, data, ctx in contexts:
@@ -134,6 +141,8 @@ def load_rules(path: Path) -> RuleSet:
                 rule = _parse_rule(raw_rule, ctx, ("rules", i))
                 if rule is not None and not duplicate:
                     rules.append(rule)
+            if "auto_blocks" in data:
+                auto_blocks += parse_auto_blocks(data["auto_blocks"], ctx)
             if "default" in data:
                 parsed_default = _parse_default(data["default"], ctx)
                 if default is not None and default.location is not None:
@@ -145,6 +154,7 @@ def load_rules(path: Path) -> RuleSet:
                 elif parsed_default is not None:
                     default = parsed_default
         problems.extend(ctx.problems)
+    rules, plan = _plan_state(rules)
     if problems:
         # In reading order: by file, then line and column (stable for problems without a line).
         problems.sort(key=lambda p: (p.location.file, p.location.line, p.location.col))
@@ -155,7 +165,31 @@ def load_rules(path: Path) -> RuleSet:
         lists=lists,
         files=tuple(str(f) for f in files),
         version=digest.hexdigest()[:12],
+        state=plan,
+        auto_blocks=tuple(auto_blocks),
     )
+
+
+def _plan_state(rules: list[Rule]) -> tuple[list[Rule], StatePlan | None]:
+    """The reads the rules need in their decision script; learned limits point at their value."""
+    learned = [x for r in rules if r.velocity for x in r.velocity.learned if x is not None]
+    names = [name for r in rules for name in r.reads]
+    # a budget exempting verified recipients reads the feedback marker in the script too
+    names += [VERIFIED for r in rules if r.budget is not None and r.budget.exempt_verified]
+    plan = StatePlan.build(names, learned)
+    if plan is None:
+        return rules, None
+    out: list[Rule] = []
+    for rule in rules:
+        vel = rule.velocity
+        if vel is not None and any(vel.learned):
+            windows = tuple(
+                Window(w.seconds, w.limit, plan.learned[x]) if x is not None else w
+                for w, x in zip(vel.windows, vel.learned, strict=True)
+            )
+            rule = dataclasses.replace(rule, velocity=dataclasses.replace(vel, windows=windows))
+        out.append(rule)
+    return out, plan
 
 
 def _parse_rule(raw: object, ctx: ParseContext, path: YamlPath) -> Rule | None:
@@ -187,6 +221,13 @@ def _parse_rule(raw: object, ctx: ParseContext, path: YamlPath) -> Rule | None:
     condition = None
     if "conditions" in raw:
         condition = parse_condition(raw["conditions"], ctx, (*path, "conditions"))
+        for leaf in leaves(condition) if condition is not None else ():
+            if leaf.signal in READ_SIGNALS and leaf.key not in STATE_OPERATORS:
+                ctx.error(
+                    (*path, "conditions"),
+                    f"{leaf.signal} is read during the decision: test it with "
+                    f"{', '.join(sorted(STATE_OPERATORS))}, not {leaf.key}",
+                )
     velocity = (
         parse_velocity(raw["velocity"], ctx, (*path, "velocity")) if "velocity" in raw else None
     )

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from gateway.errors import Location
 from gateway.logs import mask_phone
 from gateway.policy.budget import Budget
 from gateway.policy.conditions import Condition, DefinedList
 from gateway.policy.signalnames import Getter
+
+if TYPE_CHECKING:
+    from gateway.policy.autoblockspec import AutoBlock
+from gateway.policy.staged import state_signals
+from gateway.policy.statereads import Learned, StatePlan
 from gateway.signals import Signals
 from gateway.velocity import Window, check_spec
 
@@ -42,6 +47,8 @@ class Velocity:
     key: tuple[KeyPart, ...]  # empty: one global counter
     windows: tuple[Window, ...]
     count: Literal["attempts", "sent"]
+    # Per window: sized from verified history (`learned:`), else None (`max:`).
+    learned: tuple[Learned | None, ...] = ()
 
     @property
     def longest(self) -> int:
@@ -79,6 +86,8 @@ class Rule:
     final: bool = field(init=False, default=False)
     longest_window: int = field(init=False, default=0)  # seconds, for velocity rules
     counter_spec: str = field(init=False, default="")  # the velocity script's parameters
+    # Outcome signals its condition names: decided with the state read in the script.
+    reads: tuple[str, ...] = field(init=False, default=())
 
     @property
     def mode(self) -> str:
@@ -88,6 +97,7 @@ class Rule:
         # Precomputed for the hot path.
         object.__setattr__(self, "longest_window", self.velocity.longest if self.velocity else 0)
         object.__setattr__(self, "final", self.action != "tag" and not self.shadow)
+        object.__setattr__(self, "reads", tuple(state_signals(self.condition)))
         if self.velocity is not None:
             spec = check_spec(
                 self.velocity.windows, final=self.final, reserve=self.velocity.count == "sent"
@@ -109,6 +119,10 @@ class RuleSet:
     lists: dict[str, DefinedList]
     files: tuple[str, ...]
     version: str  # hash of every file read (rules and lists)
+    # What the decision script reads for the rules naming outcome signals (None: nothing).
+    state: StatePlan | None = None
+    # `auto_blocks:` of the rule files (the adaptive watcher applies them).
+    auto_blocks: tuple[AutoBlock, ...] = ()
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)

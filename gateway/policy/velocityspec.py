@@ -7,6 +7,7 @@ import re
 from gateway.policy.conditions import ParseContext, YamlPath
 from gateway.policy.ruleset import KeyPart, Velocity
 from gateway.policy.signalnames import national_prefix_getter, prefix_getter, resolve
+from gateway.policy.statereads import Learned
 from gateway.velocity import Window
 
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
@@ -56,6 +57,7 @@ def parse_velocity(raw: object, ctx: ParseContext, path: YamlPath) -> Velocity |
     if count not in ("attempts", "sent"):
         ctx.error((*path, "count"), f"`count` is attempts or sent, not {count!r}")
     windows: list[Window] = []
+    learned: list[Learned | None] = []
     limits = raw.get("limits")
     if not isinstance(limits, list) or not limits:
         ctx.error(
@@ -69,9 +71,14 @@ def parse_velocity(raw: object, ctx: ParseContext, path: YamlPath) -> Velocity |
                 ctx.error(lpath, "a limit is {max: N, per: DURATION}")
                 continue
             for k in limit:
-                if k not in ("max", "per"):
-                    ctx.error((*lpath, k), f"unknown key {k!r} (allowed: max, per)")
-            mx = limit.get("max")
+                if k not in ("max", "per", "learned"):
+                    ctx.error((*lpath, k), f"unknown key {k!r} (allowed: max, per, learned)")
+            found = None
+            if "learned" in limit:
+                found = _learned(limit, key_raw, ctx, lpath)
+                if found is None:
+                    continue
+            mx = found.floor if found is not None else limit.get("max")
             if isinstance(mx, bool) or not isinstance(mx, int) or mx < 1:
                 ctx.error(
                     (*lpath, "max") if "max" in limit else lpath,
@@ -87,9 +94,50 @@ def parse_velocity(raw: object, ctx: ParseContext, path: YamlPath) -> Velocity |
                 )
                 continue
             windows.append(Window(seconds, mx))
+            learned.append(found)
     if len(ctx.problems) > before:
         return None
-    return Velocity(tuple(parts), tuple(windows), count)
+    return Velocity(tuple(parts), tuple(windows), count, tuple(learned))
+
+
+# The velocity key a learned limit may count, and the verified history it is sized from.
+LEARNED_BASES = {
+    "phone.country": "phone.country.verified_daily_max",
+    "country": "phone.country.verified_daily_max",
+    "phone.national_prefix:4": "phone.range4.verified_daily_max",
+    "phone.national_prefix:6": "phone.range6.verified_daily_max",
+}
+
+
+def _learned(
+    limit: dict[object, object], key_raw: object, ctx: ParseContext, path: YamlPath
+) -> Learned | None:
+    """`learned: {factor: F, floor: N}`: N + F x the busiest day of verified logins in 14."""
+    raw = limit["learned"]
+    base = (
+        LEARNED_BASES.get(key_raw[0]) if isinstance(key_raw, list) and len(key_raw) == 1 else None
+    )
+    if base is None:
+        ctx.error(
+            (*path, "learned"),
+            "a learned limit counts one destination: key phone.country, "
+            "phone.national_prefix:4 or phone.national_prefix:6",
+        )
+        return None
+    if "max" in limit:
+        ctx.error((*path, "max"), "a learned limit has `floor` inside `learned`, not `max`")
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"factor", "floor"}:
+        ctx.error((*path, "learned"), "`learned` is {factor: F, floor: N}")
+        return None
+    factor, floor = raw.get("factor"), raw.get("floor")
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
+        ctx.error((*path, "learned"), f"`factor` is a positive number, not {factor!r}")
+        return None
+    if isinstance(floor, bool) or not isinstance(floor, int) or floor < 1:
+        ctx.error((*path, "learned"), f"`floor` is a positive integer, not {floor!r}")
+        return None
+    return Learned(float(factor), floor, base)
 
 
 def _key_part(name: str, ctx: ParseContext, path: YamlPath, n: int) -> KeyPart | None:

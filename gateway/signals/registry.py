@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Literal
 
+from gateway.signals.outcomes import OUTCOMES
 from gateway.signals.record import Signals
 
-Kind = Literal["phone", "country", "phone_type", "bool", "int", "asn", "ip", "str"]
+Kind = Literal["phone", "country", "phone_type", "bool", "int", "float", "asn", "ip", "str"]
 
 Getter = Callable[[Signals], object]
 Setter = Callable[[Signals, object], Signals]
@@ -215,12 +216,12 @@ _DECLARED = (
         "the body matches the expected OTP template",
     ),
     request("body.code_length", "int", "code_length", "digits in the one-time code"),
-    # Set by conversion feedback when it knows the recipient completed a login before; absent
-    # (unknown) until then. Budgets may exempt these recipients (`exempt: verified_recipients`).
-    state("recipient.verified", "bool", "the recipient completed a login before (feedback)"),
 )
 
-SIGNALS: dict[str, SignalSpec] = {spec.name: spec for spec in _DECLARED}
+# What became of earlier codes (completion feedback): one family, see `outcomes`.
+_OUTCOMES = tuple(state(o.name, o.kind, o.help) for o in OUTCOMES.values())
+
+SIGNALS: dict[str, SignalSpec] = {spec.name: spec for spec in (*_DECLARED, *_OUTCOMES)}
 
 # Velocity keys may also use these names.
 ALIASES = {"recipient": "phone.e164", "asn": "ip.asn", "country": "phone.country"}

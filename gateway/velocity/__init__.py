@@ -8,6 +8,7 @@ What lives where:
   batcher      a generic Redis batcher: concurrent requests' commands in a few bounded pipelines
   local        per-process counters with the script's semantics (`rules test`, the fallback)
   fallback     what the counters read when Redis cannot answer, per `redis.on_error`
+  state        state read in the same call (feedback), guards and learned limits over it
   redis_store  RedisVelocity: the production store (script + batcher + fallback + key secret)
 """
 
@@ -25,6 +26,7 @@ from gateway.velocity.keys import HASH_KEY_NAME, KEY_PREFIX, CounterKeys, counte
 from gateway.velocity.local import LocalVelocity
 from gateway.velocity.redis_store import RedisVelocity
 from gateway.velocity.script import VELOCITY_LUA, VELOCITY_SHA
+from gateway.velocity.state import StateReads, StateValue
 
 __all__ = [
     "HASH_KEY_NAME",
@@ -42,6 +44,8 @@ __all__ = [
     "RedisBatcher",
     "RedisVelocity",
     "Reply",
+    "StateReads",
+    "StateValue",
     "VelocityStore",
     "Window",
     "check_spec",

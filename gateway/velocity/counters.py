@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from gateway.velocity.keys import CounterKeys
+from gateway.velocity.state import StateReads
 
 # What velocity rules do when Redis cannot answer (`redis.on_error`): per-process counters,
 # every counter under its limit, or every counter full. `HitOutcome.fallback` names the mode used.
@@ -19,6 +20,9 @@ class Window:
 
     seconds: int
     limit: int
+    # A limit learned from state (`gateway.velocity.state`): the 1-based index of the value read
+    # before the counters; `limit` is then what applies when that value cannot be read.
+    source: int = 0
 
 
 class CounterCheck:
@@ -27,7 +31,7 @@ class CounterCheck:
     A plain slotted class: one is built per counter per request, a frozen dataclass costs 5x more.
     """
 
-    __slots__ = ("final", "key", "longest", "reserve", "spec", "windows")
+    __slots__ = ("final", "guard", "key", "longest", "reserve", "spec", "windows")
 
     def __init__(
         self,
@@ -38,8 +42,9 @@ class CounterCheck:
         reserve: bool = False,
         longest: int = 0,
         spec: str = "",
+        guard: str = "",
     ) -> None:
-        self.key = key  # full Redis key, already hashed and tagged
+        self.key = key  # full Redis key, already hashed and tagged; "" for a guard alone
         self.windows = windows
         # True when exceeding it ends the evaluation (later counters are not touched).
         self.final = final
@@ -47,17 +52,24 @@ class CounterCheck:
         # final counter refuses the request, or later by `release` when the message is not sent.
         self.reserve = reserve
         # The longest window in seconds.
-        self.longest = longest or max(w.seconds for w in windows)
+        self.longest = longest or max((w.seconds for w in windows), default=0)
+        # A condition over state read in the same call (`gateway.velocity.state`): the counter
+        # applies only when it holds; without a key, a holding guard is itself the refusal.
+        self.guard = guard
         # Its parameters as the script reads them (precomputed per rule by the engine).
-        self.spec = spec or check_spec(windows, final=final, reserve=reserve)
+        spec = spec or check_spec(windows, final=final, reserve=reserve, keyless=not key)
+        self.spec = f"{spec}~{guard}" if guard else spec
 
 
-def check_spec(windows: Sequence[Window], *, final: bool, reserve: bool) -> str:
-    """`flags|longest_ms|ms_1|limit_1|...`: one string per counter, few arguments to pack."""
-    flags = ("f" if final else "") + ("r" if reserve else "") or "-"
-    parts = [flags, str(max(w.seconds for w in windows) * 1000)]
+def check_spec(
+    windows: Sequence[Window], *, final: bool, reserve: bool, keyless: bool = False
+) -> str:
+    """`flags|longest_ms|ms_1|limit_1|...`: one string per counter, few arguments to pack.
+    A learned limit is written `L<i>` (the i-th state value); flag `n`: a guard without counter."""
+    flags = ("f" if final else "") + ("r" if reserve else "") + ("n" if keyless else "") or "-"
+    parts = [flags, str(max((w.seconds for w in windows), default=0) * 1000)]
     for w in windows:
-        parts += [str(w.seconds * 1000), str(w.limit)]
+        parts += [str(w.seconds * 1000), f"L{w.source}" if w.source else str(w.limit)]
     return "|".join(parts)
 
 
@@ -79,16 +91,27 @@ class HitOutcome:
 
     results: tuple[CounterResult | None, ...]
     fallback: OnError | None = None  # None when Redis answered; else the `on_error` mode used
+    state: tuple[float | None, ...] = ()  # the values of `StateReads` (None: unknown)
 
 
 class VelocityStore(Protocol):
     keys: CounterKeys
 
-    async def hit(self, checks: Sequence[CounterCheck], token: str, now: float) -> HitOutcome:
-        """Check every counter in order and add `token` to those under all their limits."""
+    async def hit(
+        self,
+        checks: Sequence[CounterCheck],
+        token: str,
+        now: float,
+        *,
+        reads: StateReads | None = None,
+    ) -> HitOutcome:
+        """Check every counter in order and add `token` to those under all their limits; read
+        `reads` first, in the same call."""
         ...
 
-    async def peek(self, checks: Sequence[CounterCheck], now: float) -> HitOutcome:
+    async def peek(
+        self, checks: Sequence[CounterCheck], now: float, *, reads: StateReads | None = None
+    ) -> HitOutcome:
         """Read the counters without writing them (`rules explain`)."""
         ...
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from gateway.velocity.counters import CounterCheck, CounterResult, HitOutcome, OnError
 from gateway.velocity.local import LocalVelocity
+from gateway.velocity.state import StateReads
 
 
 def fallback_outcome(
@@ -16,14 +17,15 @@ def fallback_outcome(
     now: float,
     *,
     write: bool,
+    reads: StateReads | None = None,
 ) -> HitOutcome:
     """ "local": per-process counters; "allow": every counter empty; "block": every counter full.
 
     Each result has one count per window of its check, as Redis would answer.
     """
     if mode == "local":
-        outcome = local.hit_now(checks, token, now, write=write)
-        return HitOutcome(outcome.results, fallback="local")
+        outcome = local.hit_now(checks, token, now, write=write, reads=reads)
+        return HitOutcome(outcome.results, fallback="local", state=outcome.state)
     if mode == "allow":
         return HitOutcome(
             tuple(CounterResult((0,) * len(c.windows), None) for c in checks), fallback="allow"

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from gateway.spend.counters import LocalBudgets, is_budget_handle
 from gateway.velocity.counters import CounterCheck, CounterResult, HitOutcome
 from gateway.velocity.keys import CounterKeys
+from gateway.velocity.state import StateReads, guard_holds, run_ops
 
 
 class _Log:
@@ -32,11 +33,28 @@ class LocalVelocity:
         return len(self._logs)
 
     def hit_now(
-        self, checks: Sequence[CounterCheck], token: str, now: float, *, write: bool = True
+        self,
+        checks: Sequence[CounterCheck],
+        token: str,
+        now: float,
+        *,
+        write: bool = True,
+        reads: StateReads | None = None,
     ) -> HitOutcome:
         results: list[CounterResult | None] = [None] * len(checks)
         reserved: list[str] = []
+        # Nothing to read here: the state is what the caller gave (a rule test), else unknown.
+        state = run_ops(reads.ops, reads.given) if reads is not None else []
         for i, check in enumerate(checks):
+            if check.guard and not guard_holds(check.guard, state):
+                results[i] = CounterResult((), None)
+                continue
+            if not check.key:  # a guard alone: it holds, the rule matched
+                results[i] = CounterResult((), 0)
+                if write and check.final:
+                    self.release_now(reserved, token)
+                    break
+                continue
             if check.spec[0] == "b":  # a money budget
                 full, spent, handle = self.budgets.step(check.key, check.spec, write=write)
                 results[i] = CounterResult((spent,), 0 if full else None)
@@ -59,7 +77,10 @@ class LocalVelocity:
             for w_index, window in enumerate(check.windows):
                 count = 0 if entry is None else _count_since(entry.times, now - window.seconds)
                 counts.append(count)
-                if over is None and count >= window.limit:
+                limit = window.limit
+                if window.source and state and state[window.source - 1] is not None:
+                    limit = int(state[window.source - 1] or 0)
+                if over is None and count >= limit:
                     over = w_index
             results[i] = CounterResult(tuple(counts), over)
             if not write:
@@ -76,7 +97,7 @@ class LocalVelocity:
             elif check.final:
                 self.release_now(reserved, token)  # refused: reservations are void
                 break
-        return HitOutcome(tuple(results))
+        return HitOutcome(tuple(results), state=tuple(state))
 
     def preload(self, key: str, count: int, now: float) -> None:
         """Record `count` events at `now` on one counter (`rules test` counter state)."""
@@ -99,11 +120,20 @@ class LocalVelocity:
                     del entry.times[i]
                     break
 
-    async def hit(self, checks: Sequence[CounterCheck], token: str, now: float) -> HitOutcome:
-        return self.hit_now(checks, token, now)
+    async def hit(
+        self,
+        checks: Sequence[CounterCheck],
+        token: str,
+        now: float,
+        *,
+        reads: StateReads | None = None,
+    ) -> HitOutcome:
+        return self.hit_now(checks, token, now, reads=reads)
 
-    async def peek(self, checks: Sequence[CounterCheck], now: float) -> HitOutcome:
-        return self.hit_now(checks, "", now, write=False)
+    async def peek(
+        self, checks: Sequence[CounterCheck], now: float, *, reads: StateReads | None = None
+    ) -> HitOutcome:
+        return self.hit_now(checks, "", now, write=False, reads=reads)
 
     async def release(self, keys: Sequence[str], token: str) -> None:
         self.release_now(keys, token)

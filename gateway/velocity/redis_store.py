@@ -25,6 +25,7 @@ from gateway.velocity.fallback import fallback_outcome
 from gateway.velocity.keys import HASH_KEY_NAME, CounterKeys
 from gateway.velocity.local import LocalVelocity
 from gateway.velocity.script import VELOCITY_LUA, VELOCITY_SHA, parse_reply, script_args
+from gateway.velocity.state import StateReads
 
 log = get_logger("gateway.velocity")
 
@@ -142,11 +143,20 @@ class RedisVelocity:
 
     # -------------------------------------------------------------------------------- counters
 
-    async def hit(self, checks: Sequence[CounterCheck], token: str, now: float) -> HitOutcome:
-        return await self._call(checks, token, now, write=True)
+    async def hit(
+        self,
+        checks: Sequence[CounterCheck],
+        token: str,
+        now: float,
+        *,
+        reads: StateReads | None = None,
+    ) -> HitOutcome:
+        return await self._call(checks, token, now, write=True, reads=reads)
 
-    async def peek(self, checks: Sequence[CounterCheck], now: float) -> HitOutcome:
-        return await self._call(checks, "", now, write=False)
+    async def peek(
+        self, checks: Sequence[CounterCheck], now: float, *, reads: StateReads | None = None
+    ) -> HitOutcome:
+        return await self._call(checks, "", now, write=False, reads=reads)
 
     async def release(self, keys: Sequence[str], token: str) -> None:
         self.local.release_now(keys, token)
@@ -182,19 +192,25 @@ class RedisVelocity:
         return self.clock.monotonic() < self._down_until or not self.keys.ready
 
     async def _call(
-        self, checks: Sequence[CounterCheck], token: str, now: float, *, write: bool
+        self,
+        checks: Sequence[CounterCheck],
+        token: str,
+        now: float,
+        *,
+        write: bool,
+        reads: StateReads | None = None,
     ) -> HitOutcome:
-        if not checks:
+        if not checks and reads is None:
             return HitOutcome(())
         if not self._down():
-            keys, args = script_args(checks, token, now, write=write)
+            keys, args = script_args(checks, token, now, write=write, reads=reads)
             try:
                 (reply,) = await self.batcher.run(
                     [("EVALSHA", VELOCITY_SHA, len(keys), *keys, *args)]
                 )
                 if isinstance(reply, Exception):
                     raise reply
-                outcome = parse_reply(cast("list[list[int]]", reply), checks)
+                outcome = parse_reply(cast("list[list[object] | None]", reply), checks)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._failed(exc)
             else:
@@ -203,7 +219,11 @@ class RedisVelocity:
                 return outcome
         if self.on_fallback is not None:
             self.on_fallback(self.on_error)
-        return fallback_outcome(self.on_error, self.local, checks, token, now, write=write)
+        # State cannot be read either: guards and learned limits see it as unknown.
+        unknown = None if reads is None else StateReads(reads.keys, reads.ops)
+        return fallback_outcome(
+            self.on_error, self.local, checks, token, now, write=write, reads=unknown
+        )
 
     def _failed(self, exc: BaseException) -> None:
         self._down_until = self.clock.monotonic() + self.retry_after_s

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from gateway.spend.counters import BUDGET_LUA
 from gateway.velocity.counters import CounterCheck, CounterResult, HitOutcome
+from gateway.velocity.state import STATE_LUA, StateReads, parse_values
 
 # KEYS: one sorted set per counter, in rule order.
 # ARGV: now_ms, token, write ("1"/"0"), specs: one string "spec;spec;..." with, per key,
@@ -32,6 +33,9 @@ VELOCITY_LUA = (
 local now = tonumber(ARGV[1])
 local token = ARGV[2]
 local write = ARGV[3] == '1'
+"""
+    + STATE_LUA
+    + """
 -- Trimming is for memory only (ZCOUNT ignores events past a window): do it on about one write in
 -- 16, chosen by the random token, which saves a quarter of the calls. PEXPIRE drops idle keys.
 local trim = write and string.byte(token, 1) == 48
@@ -39,15 +43,26 @@ local out = {}
 local reserved = {}
 local specs = {}
 for spec in string.gmatch(ARGV[4], '[^;]+') do specs[#specs + 1] = spec end
-for k = 1, #KEYS do
-  local key = KEYS[k]
+local kp = koff
+for k = 1, #specs do
+  local body, g = string.match(specs[k], '^([^~]*)~?(.*)$')
   local f = {}
-  for v in string.gmatch(specs[k], '[^|]+') do f[#f + 1] = v end
+  for v in string.gmatch(body, '[^|]+') do f[#f + 1] = v end
   local flags = f[1]
   local final = string.find(flags, 'f', 1, true) ~= nil
+  local keyless = string.find(flags, 'n', 1, true) ~= nil
+  local key = nil
+  if not keyless then
+    kp = kp + 1
+    key = KEYS[kp]
+  end
   local row
   local undo = nil
-  if string.find(flags, 'b', 1, true) then
+  if g ~= '' and not guard(g) then
+    row = {-1}  -- its condition on the state read above does not hold: not counted
+  elseif keyless then
+    row = {1}  -- a rule without counters whose condition on the state holds: it matched
+  elseif string.find(flags, 'b', 1, true) then
     -- a money budget (gateway/spend/counters.py): checked and reserved in one step
     row, undo = budget_step(key, f, write)
   else
@@ -59,7 +74,12 @@ for k = 1, #KEYS do
     row = {0}
     for w = 1, n do
       local ms = tonumber(f[1 + 2 * w])
-      local limit = tonumber(f[2 + 2 * w])
+      local limit = f[2 + 2 * w]
+      if string.sub(limit, 1, 1) == 'L' then
+        limit = V[tonumber(string.sub(limit, 2))] or 0  -- learned from the state read above
+      else
+        limit = tonumber(limit)
+      end
       local c = redis.call('ZCOUNT', key, '(' .. (now - ms), '+inf')
       row[w + 1] = c
       if row[1] == 0 and c >= limit then row[1] = w end
@@ -74,7 +94,7 @@ for k = 1, #KEYS do
   end
   out[k] = row
   if write then
-    if row[1] == 0 then
+    if row[1] <= 0 then
       if undo then reserved[#reserved + 1] = undo end
     elseif final then
       -- refused here: reservations taken by earlier `count: sent` counters are void
@@ -82,6 +102,17 @@ for k = 1, #KEYS do
       break
     end
   end
+end
+if koff > 0 or (ARGV[5] and ARGV[5] ~= '') then
+  -- the state read goes back too (last row); rows not reached are nil so it stays last
+  for k = 1, #specs do
+    if out[k] == nil then out[k] = false end
+  end
+  local shown = {}
+  for i = 1, #V do
+    if V[i] == false then shown[i] = false else shown[i] = string.format('%.17g', V[i]) end
+  end
+  out[#specs + 1] = shown
 end
 return out
 """
@@ -91,16 +122,34 @@ VELOCITY_SHA = hashlib.sha1(VELOCITY_LUA.encode()).hexdigest()  # noqa: S324 - R
 
 
 def script_args(
-    checks: Sequence[CounterCheck], token: str, now: float, *, write: bool
+    checks: Sequence[CounterCheck],
+    token: str,
+    now: float,
+    *,
+    write: bool,
+    reads: StateReads | None = None,
 ) -> tuple[list[str], list[str | int]]:
-    keys = [c.key for c in checks]
+    keys = [c.key for c in checks if c.key]
     specs = ";".join([c.spec for c in checks])
-    return keys, [int(now * 1000), token, "1" if write else "0", specs]
+    args: list[str | int] = [int(now * 1000), token, "1" if write else "0", specs]
+    if reads is not None:
+        # state keys first: the reads program names them by position (static per rule set)
+        return [*reads.keys, *keys], [*args, reads.ops, len(reads.keys)]
+    return keys, args
 
 
-def parse_reply(reply: Sequence[Sequence[int]], checks: Sequence[CounterCheck]) -> HitOutcome:
+def parse_reply(
+    reply: Sequence[Sequence[object] | None], checks: Sequence[CounterCheck]
+) -> HitOutcome:
     results: list[CounterResult | None] = [None] * len(checks)
-    for i, row in enumerate(reply):
-        over = int(row[0])
-        results[i] = CounterResult(tuple(int(c) for c in row[1:]), over - 1 if over else None)
-    return HitOutcome(tuple(results))
+    for i, row in enumerate(reply[: len(checks)]):
+        if row is None:
+            continue  # not reached: an earlier rule refused
+        over = int(str(row[0]))
+        if over < 0:
+            results[i] = CounterResult((), None)  # its guard did not hold: not counted
+            continue
+        counts = tuple(int(str(c)) for c in row[1:])
+        results[i] = CounterResult(counts, over - 1 if over else None)
+    state = parse_values(reply[len(checks)] or ()) if len(reply) > len(checks) else ()
+    return HitOutcome(tuple(results), state=state)

@@ -8,7 +8,7 @@ from gateway.policy.conditions.base import Leaf, Operand
 class Compare(Leaf):
     key = "lt"
     example = "{signal: body.code_length, lt: 6}"
-    kinds = frozenset({"int", "asn"})
+    kinds = frozenset({"int", "float", "asn"})
     applies_to = "numbers"
 
     def __init__(self, operand: Operand, shown: str, bound: float) -> None:

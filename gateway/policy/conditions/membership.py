@@ -14,6 +14,7 @@ LIST_KINDS_FOR: dict[Kind, frozenset[ListKind]] = {
     "phone_type": frozenset({"string"}),
     "bool": frozenset(),
     "int": frozenset(),
+    "float": frozenset(),
     "asn": frozenset({"asn"}),
     "ip": frozenset({"cidr", "string"}),
     "str": frozenset({"string", "regex"}),
@@ -24,9 +25,12 @@ class Equals(Leaf):
     key = "equals"
     example = "{signal: phone.valid, equals: false}"
 
-    def __init__(self, operand: Operand, shown: str, member: Member) -> None:
+    def __init__(
+        self, operand: Operand, shown: str, member: Member, written: tuple[object, ...] = ()
+    ) -> None:
         super().__init__(operand, shown)
         self.member = member
+        self.written = written  # the values as validated (a state guard compiles them)
 
     @classmethod
     def parse(cls, operand: Operand) -> Leaf | None:
@@ -35,7 +39,7 @@ class Equals(Leaf):
             operand.error(f"`{cls.key}` takes one value (use `in` for several)")
             return None
         member = member_test(operand, [value])
-        return cls(operand, repr(value), member) if member else None
+        return cls(operand, repr(value), member, (value,)) if member else None
 
     def test(self, value: object) -> bool:
         return self.member(value)
@@ -52,7 +56,7 @@ class In(Equals):
             operand.error("`in` takes a non-empty list of values")
             return None
         member = member_test(operand, value)
-        return cls(operand, shown_items(value), member) if member else None
+        return cls(operand, shown_items(value), member, tuple(value)) if member else None
 
 
 class InList(Leaf):

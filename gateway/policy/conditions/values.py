@@ -49,6 +49,12 @@ def _int(name: str, v: object) -> object:
     return v
 
 
+def _float(name: str, v: object) -> object:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _Bad(f"{name} is a number, not {v!r}")
+    return float(v)
+
+
 def _phone_type(name: str, v: object) -> object:
     text = str(v).upper()
     if text not in PHONE_TYPES:
@@ -81,6 +87,7 @@ def _str(name: str, v: object) -> object:
 _CHECKS: dict[str, Callable[[str, object], object]] = {
     "bool": _bool,
     "int": _int,
+    "float": _float,
     "phone_type": _phone_type,
     "ip": _ip,
     "phone": _phone,
