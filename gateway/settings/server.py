@@ -82,3 +82,6 @@ class LoggingSettings(Section):
     format: Literal["auto", "json", "console"] = "auto"
     # Key for the keyed hash of phone numbers in logs/events; random per process when unset.
     phone_hash_key: Secret | None = None
+    # Under an attack: POST /sms refusals (blocked, dropped) as one `refusals` line per rule per
+    # second with a count, instead of one request line each. Every other request keeps its line.
+    aggregate_refusals: bool = False
