@@ -57,6 +57,7 @@ from gateway.redisclient import build_redis
 from gateway.redislayout import migrate_legacy_keys
 from gateway.refusallog import REFUSED, RefusalAggregator
 from gateway.settings import Settings
+from gateway.shedding import LoadShedder, lag_probe
 from gateway.web import client_request_id, request_errors
 
 log = get_logger("gateway.http")
@@ -106,12 +107,19 @@ async def request_log(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the gateway application from validated settings. Does no I/O until startup."""
+    metrics = Metrics()
+    server = settings.server
+    shedder = LoadShedder(metrics, server.max_in_flight, server.max_loop_lag_ms)
     app = web.Application(
-        middlewares=[request_log, request_errors], client_max_size=settings.intake.max_body_bytes
+        # Shedding first: a refused request costs no log line, no parse, no Redis.
+        middlewares=[shedder.middleware, request_log, request_errors],
+        client_max_size=settings.intake.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
-    app[METRICS] = Metrics()
+    app[METRICS] = metrics
+    if server.max_loop_lag_ms:
+        app.cleanup_ctx.append(lambda _: lag_probe(shedder))
     app[READINESS] = Readiness(details=settings.server.readyz_details)
     key = settings.logging.phone_hash_key
     app[PHONE_HASH] = PhoneHasher(key.get_secret_value().encode() if key else None)

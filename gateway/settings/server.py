@@ -21,6 +21,11 @@ class ServerSettings(Section):
     # /readyz shows each check's detail (rule-file errors, exception text) to whoever asks; off,
     # it shows only each check's status, and the details go to the log when they change.
     readyz_details: bool = False
+    # Load shedding (per worker): POST /sms is answered 503 with Retry-After: 1, before any work,
+    # while this many are already being handled, or while the event loop runs later than this
+    # (ms). 0 turns a trigger off.
+    max_in_flight: int = Field(1000, ge=0)
+    max_loop_lag_ms: float = Field(0, ge=0)
 
 
 class RedisConnection(Section):
