@@ -19,7 +19,7 @@ async def test_request_over_the_in_flight_bound_is_503(
     twilio[0].replies[:] = [Reply(hang=True)]
     client = await make_gateway(server={"max_in_flight": 1}, intake={"deadline_s": 5})
     first = asyncio.ensure_future(
-        client.post("/sms", json=legacy_payload(), headers=auth_headers())
+        client.post("/sms", json=legacy_payload("+44 7400 654322"), headers=auth_headers())
     )
     while not twilio[0].received:  # noqa: ASYNC110 - the fake offers no event to wait on
         await asyncio.sleep(0.01)
@@ -40,7 +40,9 @@ async def test_requests_within_the_bound_are_not_shed(
     returns to zero."""
     client = await make_gateway(server={"max_in_flight": 1})
     for _ in range(2):
-        resp = await client.post("/sms", json=legacy_payload(), headers=auth_headers())
+        resp = await client.post(
+            "/sms", json=legacy_payload("+44 7400 654323"), headers=auth_headers()
+        )
         assert resp.status == 200
     assert (
         'smsguard_shed_total{reason="in_flight"}' not in await (await client.get("/metrics")).text()
