@@ -46,6 +46,7 @@ from gateway.appkeys import (
     PHONE_HASH,
     READINESS,
     REDIS,
+    REFUSAL_LOG,
     REQUEST_ID,
     SETTINGS,
 )
@@ -55,7 +56,9 @@ from gateway.logs import PhoneHasher, get_logger
 from gateway.metrics import Metrics, metrics_handler
 from gateway.redisclient import build_redis
 from gateway.redislayout import migrate_legacy_keys
+from gateway.refusallog import REFUSED, RefusalAggregator
 from gateway.settings import Settings
+from gateway.shedding import LoadShedder, lag_probe
 from gateway.spend import setup as spend
 from gateway.web import client_request_id, request_errors
 
@@ -89,11 +92,15 @@ async def request_log(request: web.Request, handler: Handler) -> web.StreamRespo
         fields.setdefault("outcome", "aborted")
         raise
     finally:
-        if request.path not in ("/healthz", "/metrics"):
+        path = request.path
+        aggregator = request.app.get(REFUSAL_LOG)
+        if aggregator is not None and fields.get("outcome") in REFUSED:
+            aggregator.add(str(fields.get("rule")), str(fields["outcome"]))
+        elif path not in ("/healthz", "/metrics"):
             log.info(
                 "request",
                 method=request.method,
-                path=request.path,
+                path=path,
                 status=status,
                 latency_ms=round((time.perf_counter() - started) * 1000, 2),
                 **fields,
@@ -102,15 +109,24 @@ async def request_log(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the gateway application from validated settings. Does no I/O until startup."""
+    metrics = Metrics()
+    server = settings.server
+    shedder = LoadShedder(metrics, server.max_in_flight, server.max_loop_lag_ms)
     app = web.Application(
-        middlewares=[request_log, request_errors], client_max_size=settings.intake.max_body_bytes
+        # Shedding first: a refused request costs no log line, no parse, no Redis.
+        middlewares=[shedder.middleware, request_log, request_errors],
+        client_max_size=settings.intake.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
-    app[METRICS] = Metrics()
+    app[METRICS] = metrics
+    if server.max_loop_lag_ms:
+        app.cleanup_ctx.append(lambda _: lag_probe(shedder))
     app[READINESS] = Readiness(details=settings.server.readyz_details)
     key = settings.logging.phone_hash_key
     app[PHONE_HASH] = PhoneHasher(key.get_secret_value().encode() if key else None)
+    if settings.logging.aggregate_refusals:
+        app.cleanup_ctx.append(_refusal_log)
     app.cleanup_ctx.append(_http_session)
     app.cleanup_ctx.append(_redis_client)
     app.router.add_get("/healthz", healthz)
@@ -132,6 +148,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     pin.setup(app)
     dashboard.setup(app)
     return app
+
+
+async def _refusal_log(app: web.Application) -> AsyncIterator[None]:
+    aggregator = RefusalAggregator(app[CLOCK], log)
+    app[REFUSAL_LOG] = aggregator
+    yield
+    aggregator.flush()
 
 
 async def _http_session(app: web.Application) -> AsyncIterator[None]:

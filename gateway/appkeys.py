@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from gateway.clock import Clock
 from gateway.logs import PhoneHasher
 from gateway.metrics import Metrics
+from gateway.refusallog import RefusalAggregator
 
 if TYPE_CHECKING:
     from gateway.alerts.dispatcher import Alerter
@@ -48,5 +49,6 @@ DASHBOARD: web.AppKey[Dashboard] = web.AppKey("dashboard")
 SPEND: web.AppKey[Spend] = web.AppKey("spend")
 
 # Per-request storage: the request id, and the fields of the request's one log line.
+REFUSAL_LOG = web.AppKey("refusal_log", RefusalAggregator)
 REQUEST_ID = web.RequestKey("request_id", str)
 LOG_FIELDS = web.RequestKey("log_fields", dict)

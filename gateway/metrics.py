@@ -73,6 +73,12 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.shed = Counter(
+            "smsguard_shed",
+            "POST /sms answered 503 before any work: the worker was overloaded, by reason",
+            ["reason"],
+            registry=r,
+        )
         self.redis_fallbacks = Counter(
             "smsguard_redis_fallbacks",
             "Velocity checks decided without Redis, by mode",

@@ -6,6 +6,7 @@ to server.shutdown_timeout_s, then runs every cleanup context (event buffers flu
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import multiprocessing
 import os
@@ -38,9 +39,11 @@ def _run_worker(settings: Settings, reuse_port: bool) -> None:
     log = get_logger("gateway.server")
     app = create_app(settings)
     app.on_startup.append(_freeze_heap)
+    loop = _event_loop(settings.server.uvloop)
     log.info(
         "worker starting",
         pid=os.getpid(),
+        loop=type(loop).__module__.split(".")[0],
         host=settings.server.host,
         port=settings.server.port,
     )
@@ -53,7 +56,20 @@ def _run_worker(settings: Settings, reuse_port: bool) -> None:
         access_log=None,  # the request_log middleware writes the one line per request
         print=None,
         handle_signals=True,
+        loop=loop,
     )
+
+
+def _event_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
+    """uvloop's loop when asked for and installed (fewer instructions a request), else asyncio's."""
+    if use_uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            pass  # a platform without it (Windows): the stdlib loop serves the same
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 async def _freeze_heap(_: web.Application) -> None:

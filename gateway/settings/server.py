@@ -21,6 +21,14 @@ class ServerSettings(Section):
     # /readyz shows each check's detail (rule-file errors, exception text) to whoever asks; off,
     # it shows only each check's status, and the details go to the log when they change.
     readyz_details: bool = False
+    # Load shedding (per worker): POST /sms is answered 503 with Retry-After: 1, before any work,
+    # while this many are already being handled, or while the event loop runs later than this
+    # (ms). 0 turns a trigger off.
+    max_in_flight: int = Field(1000, ge=0)
+    max_loop_lag_ms: float = Field(0, ge=0)
+    # uvloop's event loop (fewer instructions per request); opt-in until a worker shutdown seen
+    # to hang under it once (group SIGTERM with --workers 2) is understood.
+    uvloop: bool = False
 
 
 class RedisConnection(Section):
@@ -82,3 +90,6 @@ class LoggingSettings(Section):
     format: Literal["auto", "json", "console"] = "auto"
     # Key for the keyed hash of phone numbers in logs/events; random per process when unset.
     phone_hash_key: Secret | None = None
+    # Under an attack: POST /sms refusals (blocked, dropped) as one `refusals` line per rule per
+    # second with a count, instead of one request line each. Every other request keeps its line.
+    aggregate_refusals: bool = False

@@ -145,7 +145,7 @@ async def test_client_hanging_up_mid_body_is_an_info_line(
     await writer.drain()
     writer.close()
     for _ in range(200):  # the server notices the hang-up on its own time
-        if '"outcome": "aborted"' in json_logging.getvalue():
+        if '"outcome":"aborted"' in json_logging.getvalue():
             break
         await asyncio.sleep(0.02)
     lines = [json.loads(line) for line in json_logging.getvalue().splitlines()]

@@ -114,7 +114,9 @@ class SlowSetup:
 
 
 @pytest.fixture
-async def slow(tmp_path: Path, redis_server: RedisProcess, aiohttp_server: Any) -> SlowSetup:
+async def slow(tmp_path: Path, redis_url: str, aiohttp_server: Any) -> SlowSetup:
+    """A gateway config with one slow provider, on the session Redis emptied first (counters left
+    by earlier tests must not refuse this one's message)."""
     provider_hit = asyncio.Event()
 
     async def slow_provider(request: web.Request) -> web.Response:
@@ -129,7 +131,7 @@ async def slow(tmp_path: Path, redis_server: RedisProcess, aiohttp_server: Any) 
     config = tmp_path / "smsguard.yaml"
     config.write_text(
         f"server: {{host: 127.0.0.1, port: {port}, shutdown_timeout_s: 10}}\n"
-        f"redis: {{url: '{redis_server.url}'}}\n"
+        f"redis: {{url: '{redis_url}'}}\n"
         f"auth0: {{gateway_secret: {SECRET}}}\n"
         "rules: {watch: false}\n"
         "providers:\n"
