@@ -19,10 +19,10 @@ from aiohttp import web
 
 from gateway.clientip import client_ip
 from gateway.errors import AuthError, IntakeError, SmsGuardError
-from gateway.pin import PIN_STEP, PinStep
 from gateway.pin.i18n import Translator, pick_language
 from gateway.pin.policy import Refusal
 from gateway.pin.service import AlreadyEnrolled, VerifyResult
+from gateway.pin.stage import PIN_STEP, PinStep
 from gateway.web import one_header, read_body
 
 _STATUS = {"wrong": 403, "locked": 423, "wait": 429, "ip_limited": 429}
