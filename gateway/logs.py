@@ -19,12 +19,13 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Callable, MutableMapping
-from typing import Any, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 import structlog
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
+from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
 
 def mask_phone(number: str | None) -> str:
@@ -94,7 +95,7 @@ def scrub_text(text: str) -> str:
     return mask_phones_in(text) if any(ch.isdigit() for ch in text) else text
 
 
-def _scrub_value(value: Any, phones: bool = True) -> Any:
+def _scrub_value(value: object, phones: bool = True) -> object:
     if isinstance(value, str):
         if phones:
             return scrub_text(value)
@@ -106,7 +107,7 @@ def _scrub_value(value: Any, phones: bool = True) -> Any:
     return value
 
 
-def _scrub(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def _scrub(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """Last line of defence: redact secrets and mask phone-number-like text in every value, nested
     ones included, after exceptions have been rendered to text."""
     for key, value in event_dict.items():
@@ -185,10 +186,10 @@ def configure_logging(
     processors, once per process (called from main, never at import). Lines go to stderr."""
     out = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
-    renderer: Any = (
+    renderer: Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     )
-    shared: list[Any] = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -218,5 +219,6 @@ def configure_logging(
     root.setLevel(level.upper())
 
 
-def get_logger(name: str) -> Any:
-    return structlog.get_logger(name)
+def get_logger(name: str) -> FilteringBoundLogger:
+    logger: FilteringBoundLogger = structlog.get_logger(name)  # the wrapper configure_logging sets
+    return logger
