@@ -10,7 +10,8 @@ Wiring: app.py (the factory), appkeys.py (typed shared resources), pipeline.py (
 settings/ (configuration), server.py, cli.py and devserver.py (running it), health.py.
 Shared facts: clock.py (the injected time), errors.py (the error tree), models.py (the data of
 the path), phone.py, countries.py, clientip.py, geoip.py, useragent.py, lists.py, cidrs.py,
-regexes.py, prices.py, yamlsrc.py (located YAML), web.py (HTTP helpers), writeback.py.
+regexes.py, prices.py, yamlsrc.py (located YAML), jsontypes.py (JSON values), web.py (HTTP
+helpers), writeback.py (the recorders' write-behind backlog).
 simulate/ plays labelled traffic against a running gateway.
 """
 
