@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from gateway.feedback.recorder import FeedbackRecorder
     from gateway.health import Readiness
     from gateway.overrides import Overrides
-    from gateway.pin import PinStep
+    from gateway.pin.stage import PinStep
     from gateway.pipeline import MessagePath
     from gateway.policy.engine import RuleEngine
     from gateway.providers.base import Router

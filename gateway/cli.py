@@ -117,11 +117,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     """Print a JWT signed like Auth0's, for trying the gateway with curl."""
-    import time
-
     import jwt
 
     from gateway.b64 import b64url_decode
+    from gateway.clock import SystemClock
 
     settings = load_or_exit(args.config)
     secret = settings.auth0.gateway_secret
@@ -139,7 +138,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         )
         return 2
     raw = b64url_decode(key) if settings.auth0.secret_base64_encoded else key.encode()
-    now = int(time.time())
+    now = int(SystemClock().time())
     claims = {
         "sub": settings.auth0.subject,
         "aud": settings.auth0.audience,

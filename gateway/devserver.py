@@ -45,6 +45,7 @@ def dev_settings_data(
     data_dir: Path, base: dict[str, Any], redis_url: str, secret_values: dict[str, str], port: int
 ) -> dict[str, Any]:
     """The dev defaults layered under whatever the optional settings file says."""
+    # Any: settings data before validation, nested as the file wrote it (build_settings checks it).
     data: dict[str, Any] = dict(base)
     data.setdefault("server", {}).setdefault("port", port)
     data["server"].setdefault("public_url", f"http://127.0.0.1:{data['server']['port']}")
@@ -69,6 +70,9 @@ def run_dev(data_dir: Path, config: Path | None, port: int | None = None) -> int
             loaded, locator = load_yaml_file(config)
         except ConfigError as exc:
             print(exc, file=sys.stderr)
+            return 2
+        if loaded is not None and not isinstance(loaded, dict):
+            print(f"{config}: the settings file is a mapping of sections", file=sys.stderr)
             return 2
         base = loaded or {}
     values = _secrets(data_dir)

@@ -15,17 +15,21 @@ small LRU, since attack traffic repeats the same addresses.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import geoip2.database
 import geoip2.errors
+import geoip2.models
 import maxminddb
 
 from gateway.errors import ConfigError, Location, Problem
 from gateway.settings import GeoipSettings
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,21 +195,21 @@ class GeoIp:
                 country = record.country.iso_code or record.registered_country.iso_code
         if self.asn_reader is not None:
             method = self.asn_reader.isp if "ISP" in self._asn_type else self.asn_reader.asn
-            record = _get(method, ip)
-            if record is not None:
-                asn = record.autonomous_system_number
-                org = record.autonomous_system_organization
+            network = _get(method, ip)
+            if network is not None:
+                asn = network.autonomous_system_number
+                org = network.autonomous_system_organization
         if self.anonymous_reader is not None:
             anonymous = hosting = tor = proxy = False  # absent from the database: not anonymous
-            record = _get(self.anonymous_reader.anonymous_ip, ip)
-            if record is not None:
-                anonymous = bool(record.is_anonymous)
-                hosting = bool(record.is_hosting_provider)
-                tor = bool(record.is_tor_exit_node)
-                proxy = bool(record.is_public_proxy or record.is_residential_proxy)
+            flags = _get(self.anonymous_reader.anonymous_ip, ip)
+            if flags is not None:
+                anonymous = bool(flags.is_anonymous)
+                hosting = bool(flags.is_hosting_provider)
+                tor = bool(flags.is_tor_exit_node)
+                proxy = bool(flags.is_public_proxy or flags.is_residential_proxy)
         return IpGeo(country, asn, org, anonymous, hosting, tor, proxy)
 
-    def _country_lookup(self, ip: str) -> Any:
+    def _country_lookup(self, ip: str) -> geoip2.models.Country:
         assert self.country_reader is not None
         if "City" in self._country_type:
             return self.country_reader.city(ip)
@@ -219,7 +223,7 @@ def _stamp(path: Path) -> tuple[int, int]:
     return st.st_ino, st.st_mtime_ns
 
 
-def _get(method: Any, ip: str) -> Any:
+def _get(method: Callable[[str], T], ip: str) -> T | None:
     """A record, or None when the address is not in the database (or of the wrong IP version)."""
     try:
         return method(ip)

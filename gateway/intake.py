@@ -18,13 +18,13 @@ import hmac
 import ipaddress
 import json
 import re
-from typing import Any
 
 import phonenumbers
 
 from gateway.b64 import b64url_decode
 from gateway.clock import Clock
 from gateway.errors import AuthError, IntakeError
+from gateway.jsontypes import JSON, JSONObject
 from gateway.models import PayloadShape, SmsRequest
 from gateway.phone import phone_facts
 from gateway.settings import Auth0Settings, IntakeSettings
@@ -57,7 +57,7 @@ class TokenVerifier:
     def configured(self) -> bool:
         return self._key is not None
 
-    def verify(self, authorization: str | None) -> dict[str, Any]:
+    def verify(self, authorization: str | None) -> JSONObject:
         if self._key is None:
             raise AuthError("the gateway has no auth0.gateway_secret configured")
         if not authorization:
@@ -90,20 +90,22 @@ class TokenVerifier:
         self._check_claims(claims, self._clock.time())
         return claims
 
-    def _check_claims(self, claims: dict[str, Any], now: float) -> None:
+    def _check_claims(self, claims: JSONObject, now: float) -> None:
         aud = claims.get("aud")
         audiences = aud if isinstance(aud, list) else [aud]
         if aud is None or self._audience not in audiences:
             raise AuthError("JWT audience does not match")
         if claims.get("sub") != self._subject:
             raise AuthError("JWT subject does not match")
+        times: dict[str, float] = {}
         for name in ("exp", "nbf", "iat"):
             value = claims.get(name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float)
-            ):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
                 raise AuthError(f"invalid JWT: {name} must be a number")
-        exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
+            times[name] = value
+        exp, nbf, iat = times.get("exp"), times.get("nbf"), times.get("iat")
         if exp is None and self._require_exp:
             # A token without exp never expires: once stolen, valid forever.
             raise AuthError("JWT has no exp (set auth0.require_exp: false to accept that)")
@@ -118,7 +120,7 @@ class TokenVerifier:
 _HMAC_DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
 
-def _json_segment(segment: str) -> dict[str, Any]:
+def _json_segment(segment: str) -> JSONObject:
     try:
         value = json.loads(b64url_decode(segment))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -253,11 +255,11 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _lone_surrogate(data: dict[str, Any]) -> str | None:
+def _lone_surrogate(data: JSONObject) -> str | None:
     """The dotted path of the first key or string holding a lone surrogate, or None.
 
     Iterative: a body may nest deeper than Python's recursion limit."""
-    stack: list[tuple[str, Any]] = [("", data)]
+    stack: list[tuple[str, JSON]] = [("", data)]
     while stack:
         path, value = stack.pop()
         if isinstance(value, str):
@@ -273,7 +275,7 @@ def _lone_surrogate(data: dict[str, Any]) -> str | None:
     return None
 
 
-def _required_str(data: dict[str, Any], key: str) -> str:
+def _required_str(data: JSONObject, key: str) -> str:
     value = data.get(key)
     if value is None:
         raise IntakeError(400, "is required", field=key)
@@ -282,7 +284,7 @@ def _required_str(data: dict[str, Any], key: str) -> str:
     return value
 
 
-def _optional_str(data: dict[str, Any], key: str, prefix: str = "") -> str | None:
+def _optional_str(data: JSONObject, key: str, prefix: str = "") -> str | None:
     value = data.get(key)
     if value is None:
         return None

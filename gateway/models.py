@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
+
+from gateway.jsontypes import JSONObject
 
 PayloadShape = Literal["sms_gateway", "phone_provider"]
 
@@ -26,7 +28,7 @@ class SmsRequest:
     user_agent: str | None = None
     language: str | None = None
     # Auth0's own IP geolocation (Action path, event.request.geoip), used when we have no database.
-    auth0_geoip: dict[str, Any] | None = None
+    auth0_geoip: JSONObject | None = None
     message_type: str | None = None
     locale: str | None = None
     delivery_method: str | None = None

@@ -12,6 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from gateway.clock import Clock, SystemClock
 from gateway.errors import SmsGuardError
 
 
@@ -45,8 +46,10 @@ class RedisProcess:
         appendonly: bool = True,
         extra: list[str] | None = None,
         config_file: Path | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.data_dir = data_dir
+        self._clock = clock or SystemClock()
         self.port = port or free_port()
         self.appendonly = appendonly
         self.extra = extra or []
@@ -86,8 +89,8 @@ class RedisProcess:
         self._proc = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        deadline = self._clock.monotonic() + timeout
+        while self._clock.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"redis-server exited with {self._proc.returncode}")
             try:

@@ -14,13 +14,13 @@ import secrets
 import signal
 import socket
 import sys
-import time
 from multiprocessing.connection import wait
 from multiprocessing.context import SpawnProcess
 
 from aiohttp import web
 from pydantic import SecretStr
 
+from gateway.clock import Clock, SystemClock
 from gateway.logs import configure_logging, get_logger
 from gateway.settings import Settings
 
@@ -88,8 +88,9 @@ QUICK_EXIT_S = 5.0
 MAX_QUICK_EXITS = 3
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, clock: Clock | None = None) -> int:
     """Run the gateway; with server.workers > 1, supervise that many worker processes."""
+    clock = clock or SystemClock()
     workers = settings.server.workers
     if workers == 1:
         _run_worker(settings, reuse_port=False)
@@ -110,7 +111,7 @@ def serve(settings: Settings) -> int:
     def start() -> tuple[SpawnProcess, float]:
         proc = ctx.Process(target=_run_worker, args=(settings, True), daemon=False)
         proc.start()
-        return proc, time.monotonic()
+        return proc, clock.monotonic()
 
     procs = [start() for _ in range(workers)]
     stopping: list[int] = []
@@ -137,7 +138,7 @@ def serve(settings: Settings) -> int:
         for index, (proc, started) in enumerate(procs):
             if stopping or proc.is_alive():
                 continue
-            quick_exits = quick_exits + 1 if time.monotonic() - started < QUICK_EXIT_S else 0
+            quick_exits = quick_exits + 1 if clock.monotonic() - started < QUICK_EXIT_S else 0
             log.error("worker exited", pid=proc.pid, code=proc.exitcode, restart=not stopping)
             if quick_exits >= MAX_QUICK_EXITS:
                 log.error("workers keep failing at start; stopping", attempts=quick_exits)

@@ -1,10 +1,11 @@
-"""Write-behind from a bounded in-memory queue: the loop and the re-queue rule that the decision
-event recorder and the feedback recorder share.
+"""Write-behind from a bounded in-memory queue: the queue, the loop and the re-queue rule that the
+decision event recorder and the feedback recorder share.
 
-Producers append to a deque and set an event when a batch is ready; one task per queue calls
-`drain`, which flushes every `interval_s` (or at once when woken) and backs off (0.1 s doubling to
-5 s) while flushes fail. A failed batch goes back to the head with `requeue`, keeping the oldest
-items up to the queue's capacity; the caller counts what did not fit.
+Producers `put` into a `Backlog` (full: the item is dropped and counted), which wakes the writer
+when a batch is ready; one task per backlog calls `drain`, which flushes every `interval_s` (or at
+once when woken) and backs off (0.1 s doubling to 5 s) while flushes fail. A failed batch goes
+back to the head (`give_back`, with `requeue`), keeping the oldest items up to the capacity; what
+did not fit is counted as dropped.
 """
 
 from __future__ import annotations
@@ -12,9 +13,54 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+
+class Backlog(Generic[T]):
+    """Items waiting to be written: bounded, never blocking, woken when a batch is ready."""
+
+    def __init__(self, capacity: int, batch_size: int, on_drop: Callable[[int], None]) -> None:
+        self.capacity = capacity
+        self.batch_size = batch_size
+        self.items: deque[T] = deque()
+        self.wake = asyncio.Event()
+        self._on_drop = on_drop
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def put(self, item: T) -> bool:
+        """Queue one item; False (and counted as dropped) when the backlog is full."""
+        if len(self.items) >= self.capacity:
+            self._on_drop(1)
+            return False
+        self.items.append(item)
+        if len(self.items) >= self.batch_size:
+            self.wake.set()
+        return True
+
+    def take(self) -> list[T]:
+        """The oldest items, up to one batch."""
+        return [self.items.popleft() for _ in range(min(self.batch_size, len(self.items)))]
+
+    def give_back(self, batch: list[T]) -> None:
+        """A batch that failed to be written: back at the head; what does not fit is dropped."""
+        dropped = requeue(self.items, batch, self.capacity)
+        if dropped:
+            self._on_drop(dropped)
+
+    def drop_all(self) -> None:
+        if self.items:
+            self._on_drop(len(self.items))
+            self.items.clear()
+
+    async def run(self, flush: Callable[[], Awaitable[bool]], interval_s: float) -> None:
+        """`drain` this backlog with `flush` until cancelled."""
+        await drain(
+            flush, self.wake, self.__len__, batch_size=self.batch_size, interval_s=interval_s
+        )
 
 
 async def drain(

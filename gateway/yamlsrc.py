@@ -43,7 +43,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader; duplicate keys are detected while we walk the node tree."""
 
 
-def load_yaml(text: str, file: str, *, keep_going: bool = False) -> tuple[Any, Locator]:
+def load_yaml(text: str, file: str, *, keep_going: bool = False) -> tuple[object, Locator]:
     """Parse YAML text; return plain data and a locator.
 
     Every failure is a ConfigError with a location: syntax errors, characters YAML forbids,
@@ -97,7 +97,7 @@ def _offset_to_line_col(text: str, offset: int) -> tuple[int, int]:
     return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
-def load_yaml_file(path: Path) -> tuple[Any, Locator]:
+def load_yaml_file(path: Path) -> tuple[object, Locator]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -107,7 +107,7 @@ def load_yaml_file(path: Path) -> tuple[Any, Locator]:
 
 def _build(
     node: yaml.Node, path: PathKey, loc: Locator, problems: list[Problem], seen: set[int]
-) -> Any:
+) -> object:
     where = Location(loc.file, node.start_mark.line + 1, node.start_mark.column + 1)
     if id(node) in seen:
         # The composer hands out the anchored node again for every alias of it.
@@ -120,7 +120,7 @@ def _build(
         seen.add(id(node))
     loc.marks[path] = (where.line, where.col)
     if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
+        out: dict[object, object] = {}
         for key_node, value_node in node.value:
             key = _scalar(key_node)
             if key in out:
@@ -144,6 +144,8 @@ def _build(
 
 
 def _scalar(node: yaml.Node) -> Any:
+    # Any: whatever PyYAML constructs for a scalar (str, int, float, bool, None, date, bytes);
+    # as a mapping key it also stands in the Locator's paths, which expect str | int.
     if isinstance(node, yaml.ScalarNode):
         return _UniqueKeyLoader("").construct_object(node, deep=True)
     return str(node.value)

@@ -103,6 +103,7 @@ class NotifierQueue:
             self._count("rate_limited")
             log.warning("alert not sent: rate limit", notifier=self.notifier.name, alert=alert.key)
             return
+        said = log.bind(notifier=self.notifier.name, alert=alert.key, status=alert.status.value)
         started = self._clock.monotonic()
         delay = 1.0
         while True:
@@ -113,24 +114,13 @@ class NotifierQueue:
                 waited = self._clock.monotonic() - started
                 if not exc.retryable or waited + delay > self._settings.retry_for_s:
                     self._count("failed")
-                    log.warning(
-                        "alert not delivered",
-                        notifier=self.notifier.name,
-                        alert=alert.key,
-                        status=alert.status.value,
-                        error=exc.message,
-                    )
+                    said.warning("alert not delivered", error=exc.message)
                     return
                 await self._sleep(delay)
                 delay = min(delay * 2, _BACKOFF_MAX_S)
                 continue
             self._count("sent")
-            log.info(
-                "alert delivered",
-                notifier=self.notifier.name,
-                alert=alert.key,
-                status=alert.status.value,
-            )
+            said.info("alert delivered")
             return
 
     def _within_rate(self) -> bool:

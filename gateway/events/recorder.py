@@ -12,7 +12,7 @@ backoff; whatever does not fit in the buffer is dropped and counted (`smsguard_e
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,7 +35,7 @@ from gateway.metrics import Metrics
 from gateway.models import Decision, SmsRequest
 from gateway.settings import EventsSettings
 from gateway.signals import Signals
-from gateway.writeback import drain, requeue
+from gateway.writeback import Backlog
 
 log = get_logger("gateway.events")
 
@@ -92,8 +92,7 @@ class EventRecorder:
         self._clock = clock
         self._metrics = metrics
         self._hasher = hasher
-        self._buffer: deque[_Pending] = deque()
-        self._wake = asyncio.Event()
+        self._buffer: Backlog[_Pending] = Backlog(settings.buffer, settings.batch_size, self._drop)
         self.stats = RecorderStats()
         self._retention_s = settings.retention_days * 86_400
         self._max_age_ms = int(settings.stream_max_age_hours * 3_600_000)
@@ -106,13 +105,8 @@ class EventRecorder:
         """Queue one event; never blocks, never raises (drops with a counter when full)."""
         # Only a reference to the (immutable) request objects is kept here: the event itself is
         # built by the writer, off the request's latency.
-        if len(self._buffer) >= self._settings.buffer:
-            self._drop(1)
-            return
-        self._buffer.append((sms, signals, decision, outcome))
-        self.stats.recorded += 1
-        if len(self._buffer) >= self._settings.batch_size:
-            self._wake.set()
+        if self._buffer.put((sms, signals, decision, outcome)):
+            self.stats.recorded += 1
 
     def _drop(self, n: int) -> None:
         self.stats.dropped += n
@@ -126,28 +120,20 @@ class EventRecorder:
 
     async def run(self) -> None:
         """Write batches until cancelled; back off while Redis fails."""
-        await drain(
-            self.flush,
-            self._wake,
-            lambda: len(self._buffer),
-            batch_size=self._settings.batch_size,
-            interval_s=self._settings.flush_interval_ms / 1000,
-        )
+        await self._buffer.run(self.flush, self._settings.flush_interval_ms / 1000)
 
     async def flush(self) -> bool:
         """Write everything buffered now, one pipeline per batch; False if Redis failed."""
         while self._buffer:
-            batch = [
-                self._buffer.popleft()
-                for _ in range(min(self._settings.batch_size, len(self._buffer)))
-            ]
+            batch = self._buffer.take()
             try:
                 await self._write(batch)
                 self.stats.failing = False
             except (RedisError, OSError, TimeoutError) as exc:
                 self.stats.failing = True
                 self.stats.failures += 1
-                self._requeue(batch)
+                # Keep the oldest unwritten events up to the buffer size; newer ones are dropped.
+                self._buffer.give_back(batch)
                 if self.stats.failures == 1 or self.stats.failures % 100 == 0:
                     log.warning(
                         "events not written, will retry",
@@ -157,12 +143,6 @@ class EventRecorder:
                     )
                 return False
         return True
-
-    def _requeue(self, batch: list[_Pending]) -> None:
-        # Keep the oldest unwritten events up to the buffer size; newer ones beyond it are dropped.
-        dropped = requeue(self._buffer, batch, self._settings.buffer)
-        if dropped:
-            self._drop(dropped)
 
     async def _build(self, batch: list[_Pending]) -> list[tuple[DecisionEvent, str]]:
         """Events and their JSON, yielding to the loop every few so requests never wait long."""
@@ -224,6 +204,4 @@ class EventRecorder:
                     return
         except TimeoutError:
             pass
-        if self._buffer:
-            self._drop(len(self._buffer))
-            self._buffer.clear()
+        self._buffer.drop_all()

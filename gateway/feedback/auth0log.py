@@ -23,10 +23,10 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from gateway.errors import IntakeError
 from gateway.feedback.store import Completion, Kind
+from gateway.jsontypes import JSON, JSONObject
 from gateway.phone import phone_facts
 
 COMPLETION_TYPES = frozenset({"s", "ss", "sepft"})
@@ -43,7 +43,7 @@ class Batch:
     records: int
 
 
-def parse_body(raw: bytes) -> list[Any]:
+def parse_body(raw: bytes) -> list[JSON]:
     """The records of a delivery in any of the three content formats."""
     try:
         text = raw.decode("utf-8")
@@ -52,7 +52,7 @@ def parse_body(raw: bytes) -> list[Any]:
     if not text.strip():
         raise IntakeError(400, "body is empty", field="body")
     try:
-        whole = json.loads(text)
+        whole: JSON = json.loads(text)
     except json.JSONDecodeError:
         return list(_json_lines(text))
     except RecursionError:
@@ -68,12 +68,13 @@ def parse_body(raw: bytes) -> list[Any]:
     raise IntakeError(400, "body must be JSON lines, a JSON array or a JSON object", field="body")
 
 
-def _json_lines(text: str) -> Iterator[Any]:
+def _json_lines(text: str) -> Iterator[JSON]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            yield json.loads(line)
+            value: JSON = json.loads(line)
+            yield value
         except json.JSONDecodeError as exc:
             raise IntakeError(
                 400, f"line {number} is not JSON: {exc.msg} at column {exc.colno}", field="body"
@@ -82,11 +83,11 @@ def _json_lines(text: str) -> Iterator[Any]:
             raise IntakeError(400, f"line {number} nests too deeply", field="body") from None
 
 
-def _is_record(value: dict[str, Any]) -> bool:
+def _is_record(value: JSONObject) -> bool:
     return "log_id" in value or "data" in value or "type" in value
 
 
-def classify(records: list[Any], *, source: str, received_at: float, offset: int = 0) -> Batch:
+def classify(records: list[JSON], *, source: str, received_at: float, offset: int = 0) -> Batch:
     """Validate every record, then keep the SMS completions and failures (all or nothing).
     `offset`: the index of records[0] in the delivery (for error messages)."""
     out: list[Completion] = []
@@ -101,7 +102,7 @@ def classify(records: list[Any], *, source: str, received_at: float, offset: int
 
 
 async def classify_yielding(
-    records: list[Any], *, source: str, received_at: float, chunk: int = 500
+    records: list[JSON], *, source: str, received_at: float, chunk: int = 500
 ) -> Batch:
     """`classify` a big delivery in chunks, letting other requests (POST /sms) run between them:
     parsing a number costs ~0.1 ms, so 10,000 events would hold the event loop for a second."""
@@ -117,16 +118,19 @@ async def classify_yielding(
     return batch
 
 
-def _classify_one(record: Any, index: int, *, source: str, received_at: float) -> Completion | None:
+def _classify_one(
+    record: JSON, index: int, *, source: str, received_at: float
+) -> Completion | None:
     where = f"records[{index}]"
     if not isinstance(record, dict):
         raise IntakeError(400, "a record must be a JSON object", field=where)
-    event: Any = record
+    event: JSONObject = record
     if "data" in record:
-        event = record["data"]
+        data = record["data"]
         where += ".data"
-        if not isinstance(event, dict):
+        if not isinstance(data, dict):
             raise IntakeError(400, "must be a JSON object (the log event)", field=where)
+        event = data
     kind = event.get("type")
     if not isinstance(kind, str):
         raise IntakeError(400, "missing or not a string", field=f"{where}.type")
@@ -156,12 +160,13 @@ def _classify_one(record: Any, index: int, *, source: str, received_at: float) -
     return Completion(phone, at, kind=outcome, log_id=log_id, source=source)
 
 
-def _phone(event: dict[str, Any], where: str) -> str | None:
+def _phone(event: JSONObject, where: str) -> str | None:
     """The E.164 number the event is about, or None when it names no phone number."""
-    candidates: list[tuple[str, Any]] = [("user_name", event.get("user_name"))]
+    candidates: list[tuple[str, JSON]] = [("user_name", event.get("user_name"))]
     details = event.get("details")
-    if isinstance(details, dict) and isinstance(details.get("body"), dict):
-        candidates.append(("details.body.phone_number", details["body"].get("phone_number")))
+    body = details.get("body") if isinstance(details, dict) else None
+    if isinstance(body, dict):
+        candidates.append(("details.body.phone_number", body.get("phone_number")))
     for field, value in candidates:
         if value is None or value == "":
             continue
@@ -173,7 +178,7 @@ def _phone(event: dict[str, Any], where: str) -> str | None:
     return None
 
 
-def parse_date(value: Any, field: str, default: float) -> float:
+def parse_date(value: JSON, field: str, default: float) -> float:
     if value is None:
         return default
     if not isinstance(value, str):

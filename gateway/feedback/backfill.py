@@ -19,7 +19,6 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -29,6 +28,7 @@ from gateway.clock import Clock
 from gateway.errors import IntakeError, SmsGuardError
 from gateway.feedback.auth0log import Batch, classify
 from gateway.feedback.ingest import Ingest
+from gateway.jsontypes import JSON
 
 CHECKPOINT_KEY = "smsguard:feedback:backfill:checkpoint"
 PAGE_SIZE = 100
@@ -105,7 +105,7 @@ class ManagementApi:
             self._token = token
         return self._token
 
-    async def get(self, url: str) -> tuple[list[Any], str | None]:
+    async def get(self, url: str) -> tuple[list[JSON], str | None]:
         """One page of log events and the next page's URL (from the Link header)."""
         where = "GET " + url.removeprefix(self.base)
         refreshed = False
@@ -142,14 +142,15 @@ class ManagementApi:
         return now + (min(float(retry), MAX_WAIT_S) if retry.isdigit() else 1.0)
 
 
-async def _json(response: aiohttp.ClientResponse, where: str) -> Any:
+async def _json(response: aiohttp.ClientResponse, where: str) -> JSON:
     if response.status >= 400:
         text = (await response.text())[:200]
         raise BackfillError(where, response.status, text or response.reason or "")
     try:
-        return await response.json(content_type=None)
+        value: JSON = await response.json(content_type=None)
     except ValueError as exc:
         raise BackfillError(where, response.status, "answer is not JSON") from exc
+    return value
 
 
 class Backfill:
@@ -192,7 +193,7 @@ class Backfill:
         value = await self.redis.get(CHECKPOINT_KEY)
         return value.decode() if isinstance(value, bytes) else value
 
-    async def _apply(self, page: list[Any]) -> None:
+    async def _apply(self, page: list[JSON]) -> None:
         p = self.progress
         p.pages += 1
         p.events += len(page)

@@ -8,8 +8,6 @@ the queue is dropped and counted (`smsguard_feedback_dropped`), never lost silen
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError
@@ -22,7 +20,7 @@ from gateway.metrics import Metrics
 from gateway.models import SmsRequest
 from gateway.phone import phone_facts
 from gateway.signals import Signals
-from gateway.writeback import drain, requeue
+from gateway.writeback import Backlog
 
 log = get_logger("gateway.feedback")
 
@@ -57,8 +55,7 @@ class FeedbackRecorder:
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self.stats = RecorderStats()
-        self._queue: deque[Item] = deque()
-        self._wake = asyncio.Event()
+        self._queue: Backlog[Item] = Backlog(capacity, batch_size, self._drop)
 
     # -- producers (request paths) ---------------------------------------------------------------
 
@@ -79,13 +76,8 @@ class FeedbackRecorder:
         self._put(Completion(phone_facts(e164).e164, self.clock.time(), source=source))
 
     def _put(self, item: Item) -> None:
-        if len(self._queue) >= self.capacity:
-            self._drop(1)
-            return
-        self._queue.append(item)
-        self.stats.queued += 1
-        if len(self._queue) >= self.batch_size:
-            self._wake.set()
+        if self._queue.put(item):
+            self.stats.queued += 1
 
     def _drop(self, n: int) -> None:
         self.stats.dropped += n
@@ -99,20 +91,14 @@ class FeedbackRecorder:
 
     async def run(self) -> None:
         """Write batches until cancelled; back off while Redis fails or the secret is unknown."""
-        await drain(
-            self.flush,
-            self._wake,
-            lambda: len(self._queue),
-            batch_size=self.batch_size,
-            interval_s=self.flush_interval_s,
-        )
+        await self._queue.run(self.flush, self.flush_interval_s)
 
     async def flush(self) -> bool:
         """Write everything queued now; False when Redis failed (the batch is kept)."""
         if self._queue and not self.store.keys.ready:
             return False
         while self._queue:
-            batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
+            batch = self._queue.take()
             now = self.clock.time()
             try:
                 commands = [
@@ -124,14 +110,9 @@ class FeedbackRecorder:
                 await self.store.execute(commands)
             except (RedisError, OSError, TimeoutError) as exc:
                 self.stats.failures += 1
-                self._requeue(batch)
+                self._queue.give_back(batch)
                 if self.stats.failures == 1 or self.stats.failures % 100 == 0:
                     log.warning("feedback not written, will retry", error=str(exc))
                 return False
             self.stats.written += len(batch)
         return True
-
-    def _requeue(self, batch: list[Item]) -> None:
-        dropped = requeue(self._queue, batch, self.capacity)
-        if dropped:
-            self._drop(dropped)

@@ -80,7 +80,8 @@ class Override:
 
     @staticmethod
     def from_json(raw: bytes | str) -> Override:
-        data: dict[str, Any] = json.loads(raw)  # the JSON that to_json wrote
+        # Any: the fields of an Override as to_json wrote them, checked by the constructor.
+        data: dict[str, Any] = json.loads(raw)
         return Override(**data)
 
 

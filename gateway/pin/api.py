@@ -13,23 +13,26 @@ Errors are `{"error": message, "field": name, "code": code}`; the field names th
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from gateway.clientip import client_ip
 from gateway.errors import AuthError, IntakeError, SmsGuardError
-from gateway.pin import PIN_STEP, PinStep
+from gateway.jsontypes import JSON, JSONObject
 from gateway.pin.i18n import Translator, pick_language
 from gateway.pin.policy import Refusal
 from gateway.pin.service import AlreadyEnrolled, VerifyResult
+from gateway.pin.stage import PIN_STEP, PinStep
 from gateway.web import one_header, read_body
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 _STATUS = {"wrong": 403, "locked": 423, "wait": 429, "ip_limited": 429}
 
 
-def _error(status: int, message: str, field: str | None, code: str, **extra: Any) -> web.Response:
-    body: dict[str, Any] = {"error": message, "code": code}
+def _error(status: int, message: str, field: str | None, code: str, **extra: JSON) -> web.Response:
+    body: JSONObject = {"error": message, "code": code}
     if field:
         body["field"] = field
     body.update(extra)
@@ -111,7 +114,7 @@ def _refused(t: Translator, refusal: Refusal, field: str) -> web.Response:
     return _error(422, t(f"err_{refusal.code}", **refusal.args()), field, refusal.code)
 
 
-def _guard(handler: Any) -> Any:
+def _guard(handler: Handler) -> Handler:
     async def wrapped(request: web.Request) -> web.Response:
         try:
             response: web.Response = await handler(request)

@@ -16,9 +16,9 @@ from aiohttp import web
 from yarl import URL
 
 from gateway.clientip import client_ip
-from gateway.pin import PIN_STEP, PinStep
 from gateway.pin.i18n import Translator, pick_language
 from gateway.pin.service import AlreadyEnrolled, VerifyResult
+from gateway.pin.stage import PIN_STEP, PinStep
 from gateway.pin.tokens import RedirectTokens, Session, TokenError
 from gateway.web import security_headers
 

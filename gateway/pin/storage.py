@@ -9,7 +9,6 @@ Redis services often disable CONFIG); what cannot be confirmed is reported as "u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -55,8 +54,8 @@ async def check_storage(redis: Redis) -> StorageReport:
         pass  # CONFIG renamed or disabled (managed Redis): fall back to INFO below
     if aof is None or policy is None:
         try:
-            persistence_info: dict[str, Any] = await redis.info("persistence")
-            memory_info: dict[str, Any] = await redis.info("memory")
+            persistence_info: dict[str, object] = await redis.info("persistence")
+            memory_info: dict[str, object] = await redis.info("memory")
         except RedisError:
             persistence_info, memory_info = {}, {}
         if "aof_enabled" in persistence_info:
@@ -74,7 +73,7 @@ async def check_storage(redis: Redis) -> StorageReport:
 
 
 async def _config(redis: Redis, name: str) -> object:
-    answer: dict[Any, Any] = await redis.config_get(name)
+    answer: dict[str | None, str | None] = await redis.config_get(name)
     for key, value in answer.items():
         if _text(key) == name:
             return value

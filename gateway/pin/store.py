@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from redis.asyncio import Redis
 
@@ -107,7 +107,7 @@ class PinStore:
 
     async def begin_attempt(self, sub: str, ip: str, now: float) -> Attempt:
         """Check locks and delays; if allowed, count this attempt as a failure in advance."""
-        raw: list[Any] = await self.redis.eval(
+        raw: list[object] = await self.redis.eval(
             _BEGIN,
             2,
             self.user_key(sub),
@@ -144,7 +144,7 @@ class PinStore:
         return bool(await self.redis.hexists(self.user_key(sub), "hash"))
 
     async def status(self, sub: str) -> PinStatus:
-        raw: dict[Any, Any] = await self.redis.hgetall(self.user_key(sub))
+        raw: dict[bytes | str, bytes | str] = await self.redis.hgetall(self.user_key(sub))
         fields = {_text(k): _text(v) for k, v in raw.items()}
 
         def number(name: str) -> float | None:

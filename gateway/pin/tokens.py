@@ -21,19 +21,33 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from gateway.clock import Clock
 from gateway.consttime import texts_equal
 from gateway.errors import AuthError, SmsGuardError
+from gateway.jsontypes import JSONObject
 
 # The `iss` of answer tokens; the Action (deploy/auth0/pin-step.js ANSWER_ISSUER) checks it.
 ANSWER_ISSUER = "smsguard"
+
+
+def expiry(claims: JSONObject) -> float | None:
+    """A token's `exp` in unix seconds (a number, or a numeric string), None when it is neither.
+
+    PyJWT leaves `exp` unchecked here: it is compared with the injected clock instead."""
+    value = claims.get("exp")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
 class TokenError(SmsGuardError):
@@ -58,7 +72,7 @@ class Session:
 
     sub: str
     binding: str
-    claims: dict[str, Any]
+    claims: JSONObject
 
     @property
     def phone(self) -> str | None:
@@ -91,7 +105,7 @@ class RedirectTokens:
         if not token:
             raise TokenError("session_token is missing")
         try:  # time claims are checked against the injected Clock, not PyJWT's time.time()
-            claims: dict[str, Any] = jwt.decode(
+            claims: JSONObject = jwt.decode(
                 token,
                 self._secret,
                 algorithms=["HS256"],
@@ -109,7 +123,10 @@ class RedirectTokens:
         sub = claims["sub"]
         if not isinstance(sub, str) or not sub:
             raise TokenError("session_token has no subject")
-        expired = float(claims["exp"]) + self._leeway < self._clock.time()
+        exp = expiry(claims)
+        if exp is None:
+            raise TokenError("session_token is not valid: exp is not a number")
+        expired = exp + self._leeway < self._clock.time()
         binding = str(claims.get("jti") or hashlib.sha256(token.encode()).hexdigest()[:32])
         session = Session(sub=sub, binding=binding, claims=claims)
         if expired and not allow_expired:
@@ -164,7 +181,7 @@ class SigningKey:
             return cls(kid, "EdDSA", key)
         raise ValueError(f"signing key {kid}: use an EC P-256 or Ed25519 private key")
 
-    def public_jwk(self) -> dict[str, Any]:
+    def public_jwk(self) -> JSONObject:
         key = self.private_key
         if isinstance(key, ec.EllipticCurvePrivateKey):
             jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
@@ -217,7 +234,7 @@ class StepUpSigner:
             headers={"kid": key.kid, "typ": STEP_UP_TYP},
         )
 
-    def jwks(self) -> dict[str, Any]:
+    def jwks(self) -> JSONObject:
         return {"keys": [k.public_jwk() for k in self.keys]}
 
 
@@ -246,7 +263,7 @@ class AccessTokenVerifier:
         self._clock = clock
         self._min_refetch = min_refetch_s
         self._leeway = leeway_s
-        self._keys: dict[str, Any] = {}
+        self._keys: dict[str, RSAPublicKey] = {}
         self._fetched_at: float | None = None
         self._lock = asyncio.Lock()
         # How many times the JWKS was fetched (observable: the refetch rate limit).
@@ -276,13 +293,15 @@ class AccessTokenVerifier:
                 body = await resp.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise AuthError(f"cannot fetch the tenant JWKS: {type(exc).__name__}") from None
-        keys: dict[str, Any] = {}
+        keys: dict[str, RSAPublicKey] = {}
         for jwk in body.get("keys", []) if isinstance(body, dict) else []:
             if isinstance(jwk, dict) and jwk.get("kty") == "RSA" and jwk.get("kid"):
-                keys[str(jwk["kid"])] = jwt.algorithms.RSAAlgorithm.from_jwk(jwk)
+                key = jwt.algorithms.RSAAlgorithm.from_jwk(jwk)
+                # A JWK with the private part still verifies with its public half.
+                keys[str(jwk["kid"])] = key.public_key() if isinstance(key, RSAPrivateKey) else key
         self._keys = keys
 
-    async def verify(self, authorization: str | None) -> dict[str, Any]:
+    async def verify(self, authorization: str | None) -> JSONObject:
         """Claims of a valid `Authorization: Bearer` access token; AuthError otherwise."""
         if not authorization or not authorization.lower().startswith("bearer "):
             raise AuthError("send Authorization: Bearer <Auth0 access token>")
@@ -307,7 +326,7 @@ class AccessTokenVerifier:
         if key is None:
             raise AuthError("the access token is signed with an unknown key")
         try:
-            claims: dict[str, Any] = jwt.decode(
+            claims: JSONObject = jwt.decode(
                 token,
                 key,
                 algorithms=["RS256"],
@@ -322,6 +341,9 @@ class AccessTokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise AuthError(f"the access token is not valid: {exc}") from None
-        if float(claims["exp"]) + self._leeway < self._clock.time():
+        exp = expiry(claims)
+        if exp is None:
+            raise AuthError("the access token is not valid: exp is not a number")
+        if exp + self._leeway < self._clock.time():
             raise AuthError("the access token has expired")
         return claims

@@ -12,7 +12,9 @@ registers the "rules" readiness check, and reloads on file changes (rules.watch)
     conditions/      condition types, their registry and the condition parser
     signalnames.py   the signal names rules use
     engine.py        RuleEngine: overrides, then the rules, with velocity counters -> a Decision
-    cli.py, testing.py  `smsguard rules ...` and the rule tests
+    summary.py       the loaded rule set as the dashboard's Rules page reads it
+    cli.py           `smsguard rules check | test | explain`
+    testcases.py     the rule test file format, parsed;  testing.py  running the cases
 """
 
 from __future__ import annotations

@@ -63,8 +63,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_explain)
 
 
-def _rules_path(arg: str | None, settings: Settings) -> Path:
-    return Path(arg) if arg else settings.rules.path
+def _loaded(config: str | None, rules_arg: str | None) -> tuple[Settings, Path, RuleSet | None]:
+    """The settings (every problem printed, exit 2), the rules path (the argument, else
+    rules.path) and the rule set loaded from it (None: its problems were printed)."""
+    settings = load_or_exit(config)
+    path = Path(rules_arg) if rules_arg else settings.rules.path
+    return settings, path, _load(path)
 
 
 def _print_problems(exc: ConfigError) -> None:
@@ -86,9 +90,7 @@ def _load(path: Path) -> RuleSet | None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    settings = load_or_exit(args.config)  # every settings problem printed, exit 2
-    path = _rules_path(args.path, settings)
-    rules = _load(path)
+    _, path, rules = _loaded(args.config, args.path)
     if rules is None:
         return 1
     shadow = sum(r.shadow for r in rules.rules)
@@ -100,9 +102,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    settings = load_or_exit(args.config)  # every settings problem printed, exit 2
-    path = _rules_path(args.path, settings)
-    rules = _load(path)
+    settings, path, rules = _loaded(args.config, args.path)
     if rules is None:
         return 1
     tests = Path(args.tests) if args.tests else (path if path.is_dir() else path.parent) / "tests"
@@ -163,9 +163,7 @@ def _print_failure(r: CaseResult) -> None:
 def cmd_explain(args: argparse.Namespace) -> int:
     import yaml
 
-    settings = load_or_exit(args.config)  # every settings problem printed, exit 2
-    path = Path(args.rules) if args.rules else settings.rules.path
-    rules = _load(path)
+    settings, _, rules = _loaded(args.config, args.rules)
     if rules is None:
         return 1
     overrides: dict[str, object] = {}

@@ -8,29 +8,25 @@ it still counts as sent, with message id "unknown"). Headers (secrets resolved) 
 
 from __future__ import annotations
 
-import asyncio
-import random
+import functools
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Literal
 
-import aiohttp
 from pydantic import Field, model_validator
 
-from gateway.clock import Clock
-from gateway.metrics import Metrics
+from gateway.jsontypes import JSON, JSONObject
 from gateway.models import OutboundSms
 from gateway.providers.base import Deps, Provider
 from gateway.providers.http import HttpAnswer, HttpCall, HttpProvider
-from gateway.providers.retry import Random, Sleep
 from gateway.settings.base import Secret
 from gateway.settings.providers import ProviderBase
 
 _PLACEHOLDER = re.compile(r"\{(to|body|message_id|country|from)\}")
 
 
-def render(template: object, values: dict[str, str]) -> object:
+def render(template: JSON, values: dict[str, str]) -> JSON:
     """The template with placeholders replaced in every string (keys and non-strings untouched)."""
     if isinstance(template, str):
         return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
@@ -65,7 +61,7 @@ class HttpProviderSettings(ProviderBase):
     # Extra request headers (e.g. Authorization); values are secrets ({env: NAME} works).
     headers: dict[str, Secret] = {}
     # JSON body; string values (at any depth) may use {to}, {body}, {message_id}, {country}, {from}.
-    body_template: dict[str, Any] = {"to": "{to}", "text": "{body}"}
+    body_template: JSONObject = {"to": "{to}", "text": "{body}"}
     # Value of {from}.
     from_: str | None = Field(default=None, alias="from")
     # HTTP statuses that mean "accepted"; 429 and 5xx are retried, anything else is a refusal.
@@ -104,21 +100,12 @@ def _template_fields(node: object) -> set[str]:
 class GenericHttpProvider(HttpProvider):
     settings: HttpProviderSettings
 
-    def __init__(
-        self,
-        settings: HttpProviderSettings,
-        session: aiohttp.ClientSession,
-        clock: Clock,
-        metrics: Metrics,
-        *,
-        sleep: Sleep = asyncio.sleep,
-        rng: Random = random.random,
-    ) -> None:
-        super().__init__(settings, session, clock, metrics, sleep=sleep, rng=rng)
+    @functools.cached_property
+    def _headers(self) -> Mapping[str, str]:
         # Secrets resolved once; every request shares this read-only mapping.
-        headers = {k: v.get_secret_value() for k, v in settings.headers.items()}
+        headers = {k: v.get_secret_value() for k, v in self.settings.headers.items()}
         headers.setdefault("Accept", "application/json")
-        self._headers: Mapping[str, str] = MappingProxyType(headers)
+        return MappingProxyType(headers)
 
     def build(self, sms: OutboundSms) -> HttpCall:
         s = self.settings

@@ -17,12 +17,12 @@ import json
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 from multidict import CIMultiDictProxy
 
 from gateway.clock import Clock
+from gateway.jsontypes import JSON
 from gateway.logs import get_logger, mask_phones_in
 from gateway.metrics import Metrics
 from gateway.models import OutboundSms, SendResult
@@ -57,7 +57,7 @@ class HttpCall:
     method: str
     url: str
     form: Mapping[str, str] | None = None
-    json: Any = None
+    json: JSON = None
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -67,12 +67,13 @@ class HttpAnswer:
     headers: CIMultiDictProxy[str]
     body: bytes
 
-    def json(self) -> Any:
+    def json(self) -> JSON:
         """The body as JSON, or None when it is not JSON."""
         try:
-            return json.loads(self.body)
+            parsed: JSON = json.loads(self.body)
         except (ValueError, RecursionError):  # also a 4,300-digit integer, absurd nesting
             return None
+        return parsed
 
 
 def safe_text(text: object) -> str:
@@ -213,20 +214,11 @@ class HttpProvider(abc.ABC):
         """Classify a non-success HTTP answer: 429 and 5xx retryable, other 4xx refusals."""
         status = answer.status
         message = f"HTTP {status}: {safe_text(detail)}" if detail else f"HTTP {status}"
-        if status == 429:
+        if status == 429 or status >= 500:
             return SendFailed(
                 self.name,
                 message,
-                kind=THROTTLED,
-                retryable=True,
-                status=status,
-                retry_after=retry_after_seconds(answer.headers),
-            )
-        if status >= 500:
-            return SendFailed(
-                self.name,
-                message,
-                kind=SERVER,
+                kind=THROTTLED if status == 429 else SERVER,
                 retryable=True,
                 status=status,
                 retry_after=retry_after_seconds(answer.headers),

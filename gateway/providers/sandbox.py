@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from aiohttp import web
 from pydantic import Field
@@ -35,6 +35,17 @@ _MAX_LIMIT = 1000
 
 def sandbox_key(name: str) -> str:
     return f"{KEY_PREFIX}{name}"
+
+
+class SandboxMessage(TypedDict):
+    """One message a sandbox kept (a JSON item of its Redis list, newest first)."""
+
+    message_id: str
+    provider: str
+    to: str
+    body: str
+    country: str | None
+    at: float  # unix seconds
 
 
 class SandboxSettings(ProviderBase):
@@ -61,7 +72,7 @@ class SandboxProvider:
     async def send(self, sms: OutboundSms, deadline: float) -> SendResult:
         started = self._clock.monotonic()
         budget = deadline - started
-        entry = {
+        entry: SandboxMessage = {
             "message_id": sms.message_id,
             "provider": self.name,
             "to": sms.to,
@@ -95,12 +106,12 @@ class SandboxProvider:
 
 async def read_messages(
     redis: Redis, names: list[str], *, to: str | None = None, limit: int = 100
-) -> list[dict[str, Any]]:
+) -> list[SandboxMessage]:
     """The stored messages of the named sandboxes, newest first, optionally for one recipient."""
-    found: list[dict[str, Any]] = []
+    found: list[SandboxMessage] = []
     for name in names:
         for raw in await redis.lrange(sandbox_key(name), 0, -1):
-            entry = json.loads(raw)
+            entry: SandboxMessage = json.loads(raw)  # as send() wrote it
             if to is None or entry.get("to") == to:
                 found.append(entry)
     found.sort(key=lambda e: float(e.get("at", 0)), reverse=True)

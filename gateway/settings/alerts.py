@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from gateway.settings.base import Secret, Section
+from gateway.settings.base import Secret, Section, require_unique
 
 SeverityName = Literal["info", "warning", "critical"]
 
@@ -120,8 +120,5 @@ class AlertsSettings(Section):
     @field_validator("notifiers")
     @classmethod
     def _unique(cls, notifiers: list[NotifierSettings]) -> list[NotifierSettings]:
-        names = [n.name for n in notifiers]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"notifier names must be unique; repeated: {', '.join(dupes)}")
+        require_unique((n.name for n in notifiers), "notifier")
         return notifiers

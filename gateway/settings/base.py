@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -35,3 +35,11 @@ Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def require_unique(names: Iterable[str], what: str) -> None:
+    """ValueError naming every repeated name (providers, notifiers: each is referred to by name)."""
+    seen = list(names)
+    dupes = sorted({n for n in seen if seen.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{what} names must be unique; repeated: {', '.join(dupes)}")

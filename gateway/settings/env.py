@@ -10,6 +10,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, SecretStr
 
 from gateway.errors import Location, Problem
+from gateway.jsontypes import JSON
 from gateway.providers.registry import BY_TYPE
 from gateway.settings.providers import ProviderBase
 from gateway.settings.root import Settings
@@ -46,8 +47,9 @@ def env_overrides(
 
 
 def _apply_env(data: dict[str, Any], parts: list[str], raw: str) -> tuple[str, ...]:
+    # Any: the settings data before validation, dicts and lists nested as the file wrote them.
     node: Any = data
-    kind: Any = Settings
+    kind: object = Settings  # a type annotation of the model, walked with get_origin/get_args
     path: list[str] = []
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
@@ -79,7 +81,7 @@ def _apply_env(data: dict[str, Any], parts: list[str], raw: str) -> tuple[str, .
     return tuple(path)
 
 
-def _model_field(model: type[BaseModel], part: str, node: Any) -> tuple[str, Any]:
+def _model_field(model: type[BaseModel], part: str, node: object) -> tuple[str, object]:
     """The YAML key and the type of a model's field named by an env var part."""
     wanted = part.lower()
     for field_name, info in model.model_fields.items():
@@ -92,7 +94,7 @@ def _field_keys(model: type[BaseModel]) -> list[str]:
     return sorted(info.alias or name for name, info in model.model_fields.items())
 
 
-def _unwrap(kind: Any) -> Any:
+def _unwrap(kind: object) -> object:
     """Optional[X] / Annotated[X, ...] / a discriminated provider union -> what to walk next."""
     while True:
         origin = get_origin(kind)
@@ -114,7 +116,7 @@ class _AnyProvider(BaseModel):
     """Stands for "whichever provider type this list item is" while walking env paths."""
 
 
-def _env_value(kind: Any, raw: str) -> Any:
+def _env_value(kind: object, raw: str) -> JSON:
     kind = _unwrap(kind)
     if kind in (str, SecretStr):
         return raw
@@ -123,7 +125,8 @@ def _env_value(kind: Any, raw: str) -> Any:
         return None
     if text[:1] in ("[", "{"):
         try:
-            return json.loads(text)
+            value: JSON = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+        return value
     return text

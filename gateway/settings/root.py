@@ -8,7 +8,7 @@ from pydantic_core import InitErrorDetails
 from gateway.providers.registry import ProviderSettings
 from gateway.providers.sandbox import SandboxSettings
 from gateway.settings.alerts import AlertsSettings
-from gateway.settings.base import Section
+from gateway.settings.base import Section, require_unique
 from gateway.settings.dashboard import DashboardSettings
 from gateway.settings.events import EventsSettings, PricesSettings
 from gateway.settings.feedback import FeedbackSettings
@@ -48,10 +48,7 @@ class Settings(Section):
     @field_validator("providers")
     @classmethod
     def _unique_names(cls, providers: list[ProviderBase]) -> list[ProviderBase]:
-        names = [p.name for p in providers]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"provider names must be unique; repeated: {', '.join(dupes)}")
+        require_unique((p.name for p in providers), "provider")
         if not providers:
             raise ValueError("at least one provider is required (type: sandbox for a demo)")
         return providers
