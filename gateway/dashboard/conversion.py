@@ -22,7 +22,7 @@ from gateway.dashboard.convfigures import (
 )
 from gateway.dashboard.page import BASE, render, see_other
 from gateway.logs import get_logger
-from gateway.overrides import OverrideError, Overrides
+from gateway.overrides import OverrideError
 from gateway.policy.engine import RuleEngine
 from gateway.policy.ruleset import RuleSet
 
@@ -41,12 +41,6 @@ NOTICES = {
 }
 
 
-def _overrides(request: web.Request) -> Overrides:
-    overrides = request.app[OVERRIDES]
-    assert isinstance(overrides, Overrides)
-    return overrides
-
-
 def _rules(request: web.Request) -> RuleSet | None:
     engine = request.app.get(POLICY)
     return engine.rules if isinstance(engine, RuleEngine) else None
@@ -56,7 +50,7 @@ async def _read(request: web.Request) -> Conversion:
     window = window_of(request.query.get("window", "24h"))
     wanted = lookups(request.query.get("range", "")[:200])
     query = ConversionQuery(
-        request.app[REDIS], request.app[FEEDBACK].store.keys, _overrides(request)
+        request.app[REDIS], request.app[FEEDBACK].store.keys, request.app[OVERRIDES]
     )
     return await query.read(window, request.app[CLOCK].time(), _rules(request), wanted)
 
@@ -99,7 +93,7 @@ async def conversion_api(request: web.Request, session: Session) -> web.StreamRe
 async def _auto_block(request: web.Request, oid: str) -> AutoBlock | None:
     """The automatic block `oid` if it is one in force (this page lifts nothing else)."""
     query = ConversionQuery(
-        request.app[REDIS], request.app[FEEDBACK].store.keys, _overrides(request)
+        request.app[REDIS], request.app[FEEDBACK].store.keys, request.app[OVERRIDES]
     )
     now = request.app[CLOCK].time()
     return next((b for b in await query.blocks(_rules(request), now) if b.override.id == oid), None)
@@ -116,7 +110,7 @@ async def lift_block(request: web.Request, session: Session) -> web.StreamRespon
     if block is None:
         return _back("block-gone")
     reason = str(form.get("reason", "")).strip()[:500] or LIFT_REASON
-    removed = await _overrides(request).remove(
+    removed = await request.app[OVERRIDES].remove(
         block.override.id, author=session.user, reason=reason
     )
     log.info(
@@ -138,7 +132,7 @@ async def extend_block(request: web.Request, session: Session) -> web.StreamResp
         return _back("block-gone")
     o = block.override
     try:
-        new = await _overrides(request).add(
+        new = await request.app[OVERRIDES].add(
             o.kind,
             o.value,
             "block",
@@ -148,7 +142,7 @@ async def extend_block(request: web.Request, session: Session) -> web.StreamResp
         )
     except OverrideError as exc:
         return web.Response(status=400, text=str(exc))
-    await _overrides(request).note(
+    await request.app[OVERRIDES].note(
         "extend auto-block",
         author=session.user,
         reason=f"set again for {choice} on the Conversion page",

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from gateway.app import create_app
 from gateway.clock import FakeClock
-from tests.browser import launch_chromium, needs_chromium, readme_screenshot
+from tests.browser import csp_errors, launch_chromium, log_in, needs_chromium, readme_screenshot
 from tests.dashboard.conftest import PASSWORD, USER, Client, send
 from tests.dashboard.convtraffic import (
     NEXT_PUMPED,
@@ -47,15 +47,9 @@ async def test_conversion_page_shows_figures_and_lifts_an_automatic_block(
     async with launch_chromium() as browser:
         context = await browser.new_context(viewport={"width": 1440, "height": 1100})
         page = await context.new_page()
-        csp_errors: list[str] = []
-        page.on(
-            "console",
-            lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
-        )
+        csp = csp_errors(page)
         await page.goto(f"{base}/conversion?window=1h")
-        await page.fill("input[name=username]", USER)
-        await page.fill("input[name=password]", PASSWORD)
-        await page.click("button[type=submit]")
+        await log_in(page, USER, PASSWORD)
         await page.wait_for_selector("#auto-blocks")
         assert "/dashboard/conversion" in page.url
 
@@ -81,5 +75,5 @@ async def test_conversion_page_shows_figures_and_lifts_an_automatic_block(
         assert await send(client, NEXT_PUMPED) == 200
         await page.goto(f"{base}/actions")
         assert "lifted on the Conversion page" in await page.inner_text("#audit")
-        assert csp_errors == []
+        assert csp == []
         await context.close()
