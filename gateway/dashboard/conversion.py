@@ -32,6 +32,7 @@ PATH = f"{BASE}/conversion"
 WINDOW_NAMES = {"1h": "last hour", "24h": "last 24 hours", "14d": "last 14 days"}
 # An automatic block set again runs this long from now (the watcher's own blocks last hours).
 EXTENSIONS = {"2h": 7200, "24h": 86_400, "7d": 7 * 86_400}
+NOT_READY = "the feedback counters' key is not known yet (Redis unreachable at start-up?); retry"
 LIFT_REASON = "lifted on the Conversion page"
 # The page's own notices (only these codes are shown, like the other pages' notices).
 NOTICES = {
@@ -46,22 +47,31 @@ def _rules(request: web.Request) -> RuleSet | None:
     return engine.rules if isinstance(engine, RuleEngine) else None
 
 
-async def _read(request: web.Request) -> Conversion:
+def _query(request: web.Request) -> ConversionQuery:
+    keys = request.app[FEEDBACK].store.keys
+    return ConversionQuery(request.app[REDIS], keys, request.app[OVERRIDES])
+
+
+async def _read(request: web.Request) -> Conversion | None:
+    """The page's figures; None while the counters' key is not known (nothing readable yet)."""
     window = window_of(request.query.get("window", "24h"))
     wanted = lookups(request.query.get("range", "")[:200])
-    query = ConversionQuery(
-        request.app[REDIS], request.app[FEEDBACK].store.keys, request.app[OVERRIDES]
-    )
+    query = _query(request)
+    if not query.keys.ready:
+        return None
     return await query.read(window, request.app[CLOCK].time(), _rules(request), wanted)
 
 
 async def conversion_page(request: web.Request, session: Session) -> web.StreamResponse:
     dash = request.app[DASHBOARD]
+    status = 200
     try:
-        conv: Conversion | None = await _read(request)
-        error = None
+        conv = await _read(request)
+        error = None if conv is not None else NOT_READY
     except ParamError as exc:
-        conv, error = None, str(exc)
+        conv, error, status = None, str(exc), 400
+    if conv is None and status == 200:
+        status = 503
     context: dict[str, object] = {
         "conv": conv,
         "error": error,
@@ -77,9 +87,7 @@ async def conversion_page(request: web.Request, session: Session) -> web.StreamR
         context["chart"] = charts.time_series(
             s.starts, {"sent": s.sent, "completed": s.completed}, s.bucket_s
         )
-    return render(
-        "dashboard/conversion.html", request, session, context, status=400 if error else 200
-    )
+    return render("dashboard/conversion.html", request, session, context, status=status)
 
 
 async def conversion_api(request: web.Request, session: Session) -> web.StreamResponse:
@@ -87,16 +95,15 @@ async def conversion_api(request: web.Request, session: Session) -> web.StreamRe
         conv = await _read(request)
     except ParamError as exc:
         return web.json_response({"error": str(exc)}, status=400)
+    if conv is None:
+        return web.json_response({"error": NOT_READY}, status=503)
     return web.json_response(conv.as_json())
 
 
 async def _auto_block(request: web.Request, oid: str) -> AutoBlock | None:
     """The automatic block `oid` if it is one in force (this page lifts nothing else)."""
-    query = ConversionQuery(
-        request.app[REDIS], request.app[FEEDBACK].store.keys, request.app[OVERRIDES]
-    )
-    now = request.app[CLOCK].time()
-    return next((b for b in await query.blocks(_rules(request), now) if b.override.id == oid), None)
+    blocks = await _query(request).blocks(_rules(request), request.app[CLOCK].time())
+    return next((b for b in blocks if b.override.id == oid), None)
 
 
 def _back(notice: str) -> web.Response:

@@ -265,14 +265,16 @@ class ConversionQuery:
         found: list[tuple[str, str, str]] = []
         for prefix in await self.busiest_prefixes(window, now):
             found += ranges_of(prefix)
+        shown = {(d, v) for d, v, _ in asked}
         out: list[Figures] = []
         for dim in DIGITS:
             pairs = [(v, c) for d, v, c in dict.fromkeys(asked + found) if d == dim]
             for f in await self.figures.figures(dim, pairs, window, now):
-                if f.sent or (dim, f.value) in {(d, v) for d, v, _ in asked}:
+                if f.sent or (dim, f.value) in shown:
                     out.append(f)
-        out.sort(key=lambda f: (-f.sent, f.dimension, f.value))
-        return out[: max(TOP_ROWS, len(asked))]
+        # The ranges asked for first (always shown), then the busiest.
+        out.sort(key=lambda f: ((f.dimension, f.value) not in shown, -f.sent, f.dimension, f.value))
+        return out[: max(TOP_ROWS, len(shown))]
 
     async def busiest_prefixes(self, window: str, now: float) -> list[str]:
         """The prefixes (events.prefix_digits digits) most codes were sent to in the window."""

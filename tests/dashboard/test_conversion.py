@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from gateway.app import create_app
+from gateway.appkeys import FEEDBACK
 from gateway.clock import FakeClock
 from tests.dashboard.conftest import Client, csrf_of, login, send
 from tests.dashboard.convtraffic import (
@@ -243,3 +244,15 @@ async def test_the_page_shows_no_phone_number(client: Client) -> None:
         assert digits not in body
         assert digits[-6:] not in page
     assert not re.search(r"\+?\d{10,}", re.sub(r"<[^>]+>", " ", page))
+
+
+async def test_before_the_counters_key_is_known_the_figures_are_503_not_zeros(
+    client: Client,
+) -> None:
+    """An instance that has not learned the counters' key from Redis says so instead of zeros."""
+    client.app[FEEDBACK].store.keys.counter_keys.ready = False
+    resp = await client.get(API)
+    assert resp.status == 503
+    assert "key is not known yet" in (await resp.json())["error"]
+    page = await client.get("/dashboard/conversion")
+    assert page.status == 503
