@@ -256,3 +256,10 @@ async def test_before_the_counters_key_is_known_the_figures_are_503_not_zeros(
     assert "key is not known yet" in (await resp.json())["error"]
     page = await client.get("/dashboard/conversion")
     assert page.status == 503
+
+
+async def test_collapsed_destinations_are_shaded_and_healthy_ones_not(client: Client) -> None:
+    """Rows of 5+ codes converting far under their baseline (or under 15% with none) stand out."""
+    page = await (await client.get("/dashboard/conversion?window=1h")).text()
+    shaded = re.findall(r'<tr class="low"><td class="mono">([^<]+)</td>', page)
+    assert sorted(shaded) == [PUMPED_RANGE, "UZ"]
