@@ -10,6 +10,7 @@ SmsGuardError
 │   └── AllProvidersFailed   every provider on the route failed (502)
 ├── InputError               a value given by an operator or a caller cannot be used (a ValueError)
 │   ├── FilterError          a dashboard event filter (bad CIDR, time)  (dashboard/eventsearch.py)
+│   ├── ParamError           a Conversion page window or range        (dashboard/convfigures.py)
 │   ├── RemoteRefused        a simulation target that is not this machine   (simulate/runner.py)
 │   ├── BadItem              one item of a named list                   (listitems.py)
 │   ├── NotACountry          not an ISO 3166 alpha-2 country code        (countries.py)

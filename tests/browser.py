@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser
+    from playwright.async_api import Browser, Page
 
 CHROMIUM = Path(os.environ.get("SMSGUARD_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -79,3 +79,20 @@ def readme_screenshot(name: str, tmp_path: Path) -> Path:
     folder = README_IMAGES if os.environ.get("SMSGUARD_README_SCREENSHOTS") == "1" else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
     return folder / name
+
+
+def csp_errors(page: Page) -> list[str]:
+    """The Content-Security-Policy violations `page` reports on its console from now on."""
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    return errors
+
+
+async def log_in(page: Page, user: str, password: str) -> None:
+    """Fill in and send the dashboard's login form the page shows."""
+    await page.fill("input[name=username]", user)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")

@@ -14,6 +14,8 @@ What lives where:
     events.py    the event log's handlers: pages, JSON, one event, the CSV download
     rules.py     the Rules page: the engine's typed summary with hits per rule
     spend.py     the Spend page: spend, budgets' progress, budget changes, alerts sent
+    conversion.py  the Conversion page (JSON twin; lift or extend an automatic block);
+                 convfigures.py  what it reads (feedback counters, overrides, event aggregates)
     actions.py   overrides and PIN unlocks (PIN administration itself: gateway/pin/admin.py)
     queries.py   counts from the aggregates;  eventsearch.py  filters, pages, one event
     export.py    CSV rows and columns;  charts.py  SVG charts
@@ -25,7 +27,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.appkeys import SETTINGS
-from gateway.dashboard import actions, events, login, overview, rules, spend
+from gateway.dashboard import actions, conversion, events, login, overview, rules, spend
 from gateway.dashboard.guard import guard
 from gateway.dashboard.page import BASE
 from gateway.dashboard.stage import dashboard_ctx
@@ -62,10 +64,14 @@ def setup(app: web.Application) -> None:
     r.add_post(f"{BASE}/actions/overrides", guard(actions.add_override))
     r.add_post(f"{BASE}/actions/overrides/{{oid}}/remove", guard(actions.remove_override))
     r.add_post(f"{BASE}/actions/pin-unlock", guard(actions.pin_unlock))
+    r.add_get(f"{BASE}/conversion", guard(conversion.conversion_page))
+    r.add_post(f"{BASE}/conversion/blocks/{{oid}}/lift", guard(conversion.lift_block))
+    r.add_post(f"{BASE}/conversion/blocks/{{oid}}/extend", guard(conversion.extend_block))
     r.add_get(f"{BASE}/api/overview", guard(overview.overview_api, api=True))
     r.add_get(f"{BASE}/api/events", guard(events.events_api, api=True))
     r.add_get(f"{BASE}/api/events.csv", guard(events.events_csv, api=True))
     r.add_get(f"{BASE}/api/events/{{sid}}", guard(events.event_api, api=True))
     r.add_get(f"{BASE}/api/rules", guard(rules.rules_api, api=True))
     r.add_get(f"{BASE}/api/overrides", guard(actions.overrides_api, api=True))
+    r.add_get(f"{BASE}/api/conversion", guard(conversion.conversion_api, api=True))
     log.info("dashboard on", path=BASE, users=len(settings.dashboard.users))

@@ -11,6 +11,7 @@ from html import escape
 from markupsafe import Markup
 
 COLOURS = {"sent": "#2e7d32", "blocked": "#c62828", "dropped": "#ef6c00", "failed": "#6a1b9a"}
+COLOURS["completed"] = "#1565c0"  # the Conversion page: codes used (a login finished)
 
 
 def _nice_max(value: int) -> int:

@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestServer
 
 from gateway.app import create_app
 from gateway.clock import FakeClock
-from tests.browser import launch_chromium, needs_chromium, readme_screenshot
+from tests.browser import csp_errors, launch_chromium, log_in, needs_chromium, readme_screenshot
 from tests.dashboard.conftest import PASSWORD, USER, Client, gateway_settings, send, settle
 from tests.geoip_fixtures import write_asn_db, write_country_db
 
@@ -133,16 +133,10 @@ async def test_dashboard_end_to_end_in_chromium(
 
         context = await browser.new_context(viewport={"width": 1440, "height": 1100})
         page = await context.new_page()
-        csp_errors: list[str] = []
-        page.on(
-            "console",
-            lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
-        )
+        csp = csp_errors(page)
 
         await page.goto(base)
-        await page.fill("input[name=username]", USER)
-        await page.fill("input[name=password]", PASSWORD)
-        await page.click("button[type=submit]")
+        await log_in(page, USER, PASSWORD)
         await page.wait_for_selector("#total-blocked")
 
         # Overview: the counts the gateway answered, the rule that blocked, the stopped range.
@@ -199,5 +193,5 @@ async def test_dashboard_end_to_end_in_chromium(
         overrides = await page.inner_text("#overrides")
         assert "192.0.2.99" in overrides
         assert USER in await page.inner_text("#audit")
-        assert csp_errors == []
+        assert csp == []
         await context.close()
