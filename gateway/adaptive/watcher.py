@@ -152,7 +152,7 @@ class Watcher:
                     title=f"Automatic block of {f.shown} ({entry.block_for_s // 60} min)",
                     summary=reason(f),
                     since=self.clock.time(),
-                    link_path="/dashboard/actions",
+                    link_path="/dashboard/conversion",
                     values={"rule": entry.id, "sent": f.sent, "completed": f.completed},
                 )
             )
