@@ -7,6 +7,7 @@ to server.shutdown_timeout_s, then runs every cleanup context (event buffers flu
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import multiprocessing
 import os
@@ -25,6 +26,19 @@ from gateway.logs import configure_logging, get_logger
 from gateway.settings import Settings
 
 
+def _exit_with_parent() -> None:
+    """Linux: the kernel sends this worker SIGTERM when the supervisor dies (even by SIGKILL or
+    the OOM killer), so no worker outlives it holding the port. Elsewhere: nothing."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def _run_worker(settings: Settings, reuse_port: bool) -> None:
     from gateway.app import create_app
 
@@ -33,6 +47,7 @@ def _run_worker(settings: Settings, reuse_port: bool) -> None:
         # (Ctrl-C, systemd) reaches only the parent, which forwards it exactly once. A second
         # SIGTERM in the middle of aiohttp's drain would abort the requests being drained.
         os.setsid()
+        _exit_with_parent()
     # Until the rules loader installs its SIGHUP handler, a reload signal must not kill us.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     configure_logging(settings.logging.level, settings.logging.format)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -252,3 +253,41 @@ def _children(pid: int) -> list[int]:
         if int(fields[1]) == pid and fields[0] != "Z" and fields[3] == entry.name:
             found.append(int(entry.name))
     return found
+
+
+async def test_workers_exit_when_the_supervisor_is_killed(slow: SlowSetup) -> None:
+    """SIGKILL to the supervisor (OOM killer, kill -9) takes its workers with it: none keeps the
+    port or spins on as an orphan."""
+    proc = subprocess.Popen(  # noqa: ASYNC220 (Popen returns at once; waits run in a thread)
+        [sys.executable, "-m", "gateway", "serve", "--config", str(slow.config), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    workers: list[int] = []
+    try:
+        await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{slow.port}", proc)
+        workers = await _wait_for_workers(proc.pid, 2)
+        proc.kill()
+        proc.wait(10)
+        for _ in range(150):  # bounded: 15 s at most
+            if not any(_alive(pid) for pid in workers):
+                break
+            await asyncio.sleep(0.1)
+        assert not [pid for pid in workers if _alive(pid)]
+    finally:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
